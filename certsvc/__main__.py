@@ -1,0 +1,5 @@
+import sys
+
+from certsvc.cli import main
+
+sys.exit(main())

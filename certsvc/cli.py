@@ -20,6 +20,9 @@ _COMMAND_MODULES = (
     "keys",
     "verify",
     "purge",
+    "export",
+    "audit",
+    "rekey",
 )
 
 

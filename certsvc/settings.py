@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit, urlunsplit
@@ -193,9 +193,9 @@ def _parse(field: str, raw: str) -> Any:
     return raw
 
 
-def _validate(settings: Settings) -> None:
+def _validate(settings: Settings, required: Collection[str]) -> None:
     if settings.mode == "production":
-        missing = [env_name(f) for f in sorted(REQUIRED_IN_PRODUCTION) if getattr(settings, f) is None]
+        missing = [env_name(f) for f in sorted(required) if getattr(settings, f) is None]
         if missing:
             raise SettingsError("missing required settings: " + ", ".join(missing))
     unknown = set(settings.jlis_hierarchies) - HIERARCHIES
@@ -226,11 +226,17 @@ def _validate(settings: Settings) -> None:
             raise SettingsError(f"{env_name(port_field)} must be a TCP port")
 
 
-def load_settings(environ: Mapping[str, str], *, mode: Mode = "production") -> Settings:
+def load_settings(
+    environ: Mapping[str, str],
+    *,
+    mode: Mode = "production",
+    required: Collection[str] = REQUIRED_IN_PRODUCTION,
+) -> Settings:
     """Build and validate the settings from `environ` (normally `os.environ`).
 
     Raises `SettingsError` naming the variable for any unknown `CERTSVC_*` variable, a value that
-    does not parse, or (in production) a missing required setting.
+    does not parse, or (in production) a missing one of `required` (by default everything `serve`
+    needs; an admin command such as `certsvc keys` passes just what it uses).
     """
     known = {env_name(f): f for f in _ENV_FIELDS}
     unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
@@ -241,7 +247,7 @@ def load_settings(environ: Mapping[str, str], *, mode: Mode = "production") -> S
         if name in environ:
             values[field] = _parse(field, environ[name])
     settings = Settings(**values)
-    _validate(settings)
+    _validate(settings, required)
     return settings
 
 

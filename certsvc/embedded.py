@@ -32,7 +32,9 @@ class EmbeddedStoreError(RuntimeError):
     """An embedded server could not be started."""
 
 
-def _die_with_parent(sig: int, uid: int | None = None, gid: int | None = None) -> Callable[[], None]:
+def _die_with_parent(
+    sig: int, uid: int | None = None, gid: int | None = None
+) -> Callable[[], None]:
     """A preexec function: drop to uid/gid first (that clears PDEATHSIG), then set PDEATHSIG."""
     parent = os.getpid()
 
@@ -155,7 +157,7 @@ class EmbeddedPostgres:
             args,
             check=True,
             capture_output=True,
-            preexec_fn=_die_with_parent(signal.SIGKILL, self._uid, self._gid),  # noqa: PLW1509
+            preexec_fn=_die_with_parent(signal.SIGKILL, self._uid, self._gid),
             timeout=60,
         )
 
@@ -181,7 +183,9 @@ class EmbeddedPostgres:
                 ]
             )
         except subprocess.CalledProcessError as exc:
-            raise EmbeddedStoreError("initdb failed: " + exc.stderr.decode(errors="replace")) from None
+            raise EmbeddedStoreError(
+                "initdb failed: " + exc.stderr.decode(errors="replace")
+            ) from None
         self._spawn()
 
     def _spawn(self) -> None:

@@ -52,7 +52,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The service's configuration. See the README's configuration table."""
 
     mode: Mode = "production"
-    """Which rules apply: `production` (serve), `demo` or `test`; set by the command, not the env."""
+    """Which rules apply: `production` (serve), `demo` or `test`; set by the command only."""
 
     database_url: str | None = None
     """PostgreSQL URL (asyncpg). Unset: an embedded server (demo and tests only)."""
@@ -168,7 +168,9 @@ _HINTS = get_type_hints(Settings)
 def _parse(field: str, raw: str) -> Any:
     hint = _HINTS[field]
     args = [a for a in get_args(hint) if a is not type(None)]
-    target = args[0] if get_origin(hint) is not None and args and get_origin(hint) is not tuple else hint
+    target = (
+        args[0] if get_origin(hint) is not None and args and get_origin(hint) is not tuple else hint
+    )
     name = env_name(field)
     if target is bytes:
         try:
@@ -195,14 +197,12 @@ def _parse(field: str, raw: str) -> Any:
 
 def _validate(settings: Settings, required: Collection[str]) -> None:
     if settings.mode == "production":
-        missing = [env_name(f) for f in sorted(required) if getattr(settings, f) is None]
+        missing = [env_name(f) for f in sorted(required) if getattr(settings, f) in (None, ())]
         if missing:
             raise SettingsError("missing required settings: " + ", ".join(missing))
     unknown = set(settings.jlis_hierarchies) - HIERARCHIES
     if unknown or not settings.jlis_hierarchies:
-        raise SettingsError(
-            "CERTSVC_JLIS_HIERARCHIES must list production, test and/or synthetic"
-        )
+        raise SettingsError("CERTSVC_JLIS_HIERARCHIES must list production, test and/or synthetic")
     if settings.mode == "production" and set(settings.jlis_hierarchies) != {"production"}:
         raise SettingsError(
             "CERTSVC_JLIS_HIERARCHIES: production accepts only the production J-LIS hierarchy"

@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("audit", help="Verify the audit hash chain of a municipality.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "audit", help="Verify the audit hash chain of a municipality."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

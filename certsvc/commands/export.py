@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("export", help="Export vaccination records for officials (CSV without My Number).")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "export", help="Export vaccination records for officials (CSV without My Number)."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

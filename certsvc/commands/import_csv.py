@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("import", help="Import persons and vaccinations from the municipal CSV files.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "import", help="Import persons and vaccinations from the municipal CSV files."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("keys", help="Create, rotate, list and export signing keys.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "keys", help="Create, rotate, list and export signing keys."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("purge", help="Delete records past their retention period.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "purge", help="Delete records past their retention period."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

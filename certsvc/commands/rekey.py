@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("rotate-master-key", help="Re-wrap the per-municipality data keys under a new master key.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "rotate-master-key", help="Re-wrap the per-municipality data keys under a new master key."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

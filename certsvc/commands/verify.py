@@ -8,7 +8,9 @@ from typing import Any
 
 
 def register(sub: Any) -> None:
-    parser: argparse.ArgumentParser = sub.add_parser("verify", help="Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file.")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "verify", help="Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file."
+    )
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     parser.set_defaults(run=run)
 

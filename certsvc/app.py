@@ -1,0 +1,160 @@
+"""The application factory: `create_app(settings)`.
+
+The app holds no state of its own between requests: PostgreSQL (asyncpg pool) and Redis clients
+are opened in the lifespan and reached through `Resources`. Every response carries an
+`X-Request-Id`; responses that do not set their own `Cache-Control` get `no-store`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis_asyncio
+from litestar import Litestar
+from litestar.enums import ScopeType
+from litestar.openapi.config import OpenAPIConfig
+from litestar.types import Message, Receive, Scope, Send
+
+from certsvc import health
+from certsvc.errors import exception_handlers
+from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
+from certsvc.settings import Settings, load_settings
+
+_access = logging.getLogger("certsvc.access")
+
+
+class Resources:
+    """What handlers reach through the app state: settings and store clients."""
+
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis: redis_asyncio.Redis) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+
+
+def get_resources(app: Litestar) -> Resources:
+    resources: Resources = app.state.resources
+    return resources
+
+
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Pool release hook: nothing to reset. Every transaction is closed by the store and only
+    uses SET LOCAL, so asyncpg's default reset (an extra round trip per release) buys nothing."""
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    if settings.database_url is None:
+        raise RuntimeError("CERTSVC_DATABASE_URL is not set")
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        reset=_keep_session,
+        command_timeout=10,
+    )
+    return pool
+
+
+def open_redis(settings: Settings) -> redis_asyncio.Redis:
+    if settings.redis_url is None:
+        raise RuntimeError("CERTSVC_REDIS_URL is not set")
+    return redis_asyncio.Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
+        retry_on_timeout=False,
+        max_connections=256,
+    )
+
+
+class CertsvcApp(Litestar):
+    """Litestar with the request context around everything, router misses (404/405) included:
+    Litestar's own middleware runs only once a route has matched."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        if scope["type"] != ScopeType.HTTP:
+            await super().__call__(scope, receive, send)
+            return
+        request_id = new_request_id()
+        token = set_request_id(request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers.append((b"x-request-id", request_id.encode()))
+                if b"cache-control" not in names:
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, send_wrapper)
+        finally:
+            _access.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            reset_request_id(token)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    route_handlers: Sequence[Any] = (),
+    on_resources: Callable[[Resources], Any] | None = None,
+) -> Litestar:
+    """The HTTP application for `settings`. `route_handlers` adds feature routers (the channel
+    APIs register theirs here)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await open_pool(settings)
+        redis = open_redis(settings)
+        resources = Resources(settings, pool, redis)
+        app.state.resources = resources
+        if on_resources is not None:
+            await on_resources(resources)
+        try:
+            yield
+        finally:
+            await redis.aclose()
+            await pool.close()
+
+    return CertsvcApp(
+        route_handlers=[*health.routes(), *route_handlers],
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers(),
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="certsvc",
+            version="1",
+            description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC).",
+            path="/schema",
+        ),
+        # Logging is ours (certsvc.logs): JSON, request ids, the personal-data filter.
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` workers of `certsvc serve`: settings from the environment."""
+    settings = load_settings(os.environ)
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,41 @@
+"""The README's promises are checked: its test command is the one CI runs, and every error code
+the service can return is in its table."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from certsvc.errors import CATALOGUE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def _quick_start() -> list[str]:
+    section = _readme().split("## Quick start", 1)[1]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.strip().splitlines() if line.strip()]
+
+
+def test_quick_start_is_exactly_two_commands_demo_then_tests() -> None:
+    commands = _quick_start()
+    assert len(commands) == 2
+    assert commands[0].endswith("certsvc demo")
+    assert "pytest" in commands[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert _quick_start()[1] in ci
+
+
+def test_every_error_code_is_documented() -> None:
+    import certsvc.app  # noqa: F401 — importing the app registers every feature's codes
+
+    documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|", _readme(), re.M))
+    expected = {(code, str(info.status)) for code, info in CATALOGUE.items()}
+    assert expected - documented == set()

@@ -119,6 +119,13 @@ class AttestationKeySet(msgspec.Struct, frozen=True, kw_only=True):
         return cls(keys=MappingProxyType(keys))
 
 
+def _b64url_decode(segment: str) -> bytes:
+    # RFC 7515 §2: base64url without padding.
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", segment) or len(segment) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
 def _fail(code: str, message: str) -> AttestationError:
     return AttestationError(code, f"attestation refused: {message}")
 
@@ -177,10 +184,15 @@ def verify_attestation(
         raise _fail("ATTESTATION_MALFORMED", "not a token of sane size")
     if not token.isascii() or token.count(".") != 2:
         raise _fail("ATTESTATION_MALFORMED", "not a compact JWS")
+    # The header is read here, not by pyjwt, so that a `crit` it does not know is refused as a
+    # header we do not allow rather than lost in a generic decoding error.
+    header_segment = token.split(".", 1)[0]
     try:
-        header = _jws.get_unverified_header(token)
-    except jwt.PyJWTError:
+        header = msgspec.json.decode(_b64url_decode(header_segment))
+    except (msgspec.DecodeError, ValueError):
         raise _fail("ATTESTATION_MALFORMED", "header unreadable") from None
+    if not isinstance(header, dict):
+        raise _fail("ATTESTATION_MALFORMED", "header is not a JSON object")
 
     # (2) Algorithm and header parameters.
     if header.get("alg") != ALGORITHM:

@@ -75,7 +75,9 @@ def read_tlv(buf: bytes, pos: int, limit: int) -> Tlv:
                 raise malformed("tag too long")
             if not b & 0x80:
                 break
-    # Length: shortest form only.
+    # Length: shortest form only. (assumed) The spec has `81 xx` / `82 xx xx` from one source
+    # ("assumed for long addresses"); real files show `82 01 4B`, `82 01 00` and short forms,
+    # all minimal, so minimal long forms are accepted and nothing longer than `82`.
     if i >= limit:
         raise malformed("length missing")
     first = buf[i]

@@ -1,8 +1,114 @@
 """The VRS store on PostgreSQL: vaccination records, issuance history, audit log.
 
 The only package that talks to PostgreSQL about vaccination data. Knows nothing of HTTP or Redis.
+
+Every table holding personal data is partitioned per municipality by row-level security;
+`VrsStore.scoped(code)` opens the one kind of transaction the application uses (role
+`certsvc_app`, partition `code`). Personal fields are AES-256-GCM ciphertexts under a data key per
+municipality (wrapped by the master key); My Number is looked up by its HMAC under the lookup key.
 """
 
+from vrs_client._audit import canonical_audit_row, chain_audit_events, verify_audit_chain
+from vrs_client._checks import (
+    is_valid_municipality_code,
+    is_valid_my_number,
+    municipality_check_digit,
+    my_number_check_digit,
+)
+from vrs_client._crypto import FieldCipher, KeyRing
+from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._import import (
+    ImportResult,
+    ImportSummary,
+    Rejection,
+    RejectReason,
+    import_files,
+    write_rejections,
+)
+from vrs_client._keys import enter_scope, rotate_master_key
+from vrs_client._maintenance import EXPORT_COLUMNS, export_csv, purge
 from vrs_client._migrations import Migration, apply_migrations, list_migrations
+from vrs_client._store import (
+    VrsStore,
+    VrsTransaction,
+    get_municipality,
+    list_municipalities,
+    list_revoked_rids,
+    scoped_transaction,
+)
+from vrs_client._types import (
+    AuditChainProblem,
+    AuditChainReport,
+    AuditEvent,
+    Channel,
+    DeleteOutcome,
+    Issuance,
+    IssuanceKind,
+    IssuanceOutcome,
+    IssuanceRecord,
+    Municipality,
+    MunicipalitySeed,
+    PassportItems,
+    Person,
+    PersonStatus,
+    Product,
+    PurgeSummary,
+    RevokedRid,
+    RevokeOutcome,
+    Vaccination,
+    VoidOutcome,
+)
 
-__all__ = ["Migration", "apply_migrations", "list_migrations"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "AuditChainProblem",
+    "AuditChainReport",
+    "AuditEvent",
+    "Channel",
+    "DeleteOutcome",
+    "FieldCipher",
+    "ImportResult",
+    "ImportSummary",
+    "Issuance",
+    "IssuanceKind",
+    "IssuanceOutcome",
+    "IssuanceRecord",
+    "KeyRing",
+    "Migration",
+    "Municipality",
+    "MunicipalitySeed",
+    "PassportItems",
+    "Person",
+    "PersonStatus",
+    "Product",
+    "PurgeSummary",
+    "RejectReason",
+    "Rejection",
+    "RevokeOutcome",
+    "RevokedRid",
+    "Vaccination",
+    "VoidOutcome",
+    "VrsError",
+    "VrsErrorCode",
+    "VrsStore",
+    "VrsTransaction",
+    "apply_migrations",
+    "canonical_audit_row",
+    "chain_audit_events",
+    "enter_scope",
+    "export_csv",
+    "get_municipality",
+    "import_files",
+    "is_valid_municipality_code",
+    "is_valid_my_number",
+    "list_migrations",
+    "list_municipalities",
+    "list_revoked_rids",
+    "municipality_check_digit",
+    "my_number_check_digit",
+    "purge",
+    "rotate_master_key",
+    "scoped_transaction",
+    "verify_audit_chain",
+    "write_rejections",
+]

@@ -1,0 +1,500 @@
+"""The store: public reference data, and the municipality-scoped transaction of the hot path.
+
+Round trips of one issuance: BEGIN, scope (role + partition in one SELECT), person with doses (one
+query), issuance + audit event (one statement), COMMIT. Data keys are unwrapped once per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from vrs_client._checks import is_valid_municipality_code
+from vrs_client._conn import Conn, fetch_one
+from vrs_client._crypto import FieldCipher, KeyRing
+from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._keys import enter_scope, get_data_key
+from vrs_client._types import (
+    AuditEvent,
+    Channel,
+    DeleteOutcome,
+    Issuance,
+    IssuanceKind,
+    IssuanceOutcome,
+    IssuanceRecord,
+    Municipality,
+    PassportItems,
+    Person,
+    PersonStatus,
+    Product,
+    RevokedRid,
+    RevokeOutcome,
+    Vaccination,
+    VoidOutcome,
+)
+
+_passport_encoder = msgspec.msgpack.Encoder()
+_passport_decoder = msgspec.msgpack.Decoder(PassportItems)
+
+
+@contextlib.contextmanager
+def translate_driver_errors() -> Any:
+    """Driver failures become `VrsError` (the driver's message may quote values: it is chained
+    for the logs' traceback, never put in our message)."""
+    try:
+        yield
+    except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        raise VrsError(VrsErrorCode.STORE_UNAVAILABLE) from exc
+    except asyncpg.PostgresError as exc:
+        raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
+
+
+def check_municipality_code(code: str) -> None:
+    if not isinstance(code, str) or not is_valid_municipality_code(code):
+        raise VrsError(VrsErrorCode.MUNICIPALITY_CODE_INVALID)
+
+
+# --- public reference data ---------------------------------------------------------------------
+
+_q_list_municipalities = """
+SELECT code, name_ja, name_en, app_enabled, kiosk_enabled, counter_enabled, kiosk_fee_yen,
+       kiosk_open, kiosk_close
+FROM municipalities ORDER BY code
+"""
+_q_get_municipality = """
+SELECT code, name_ja, name_en, app_enabled, kiosk_enabled, counter_enabled, kiosk_fee_yen,
+       kiosk_open, kiosk_close
+FROM municipalities WHERE code = $1
+"""
+
+
+def _municipality(row: asyncpg.Record) -> Municipality:
+    return Municipality(
+        code=row[0],
+        name_ja=row[1],
+        name_en=row[2],
+        app_enabled=row[3],
+        kiosk_enabled=row[4],
+        counter_enabled=row[5],
+        kiosk_fee_yen=row[6],
+        kiosk_open=row[7],
+        kiosk_close=row[8],
+    )
+
+
+async def list_municipalities(conn: Conn) -> list[Municipality]:
+    """Every municipality served, by code."""
+    return [_municipality(r) for r in await conn.fetch(_q_list_municipalities)]
+
+
+async def get_municipality(conn: Conn, *, code: str) -> Municipality | None:
+    """One municipality, or None."""
+    row = await conn.fetchrow(_q_get_municipality, code)
+    return None if row is None else _municipality(row)
+
+
+_q_list_revoked_rids = """
+SELECT rid, revoked_at FROM revocations WHERE kid = $1 ORDER BY revoked_at, rid
+"""
+
+
+async def list_revoked_rids(conn: Conn, *, kid: str) -> list[RevokedRid]:
+    """The revoked rids of one signing key, across municipalities (the CRL source). Reads the
+    non-partitioned `revocations` table, which holds only certificate id, kid, rid and time."""
+    rows = await conn.fetch(_q_list_revoked_rids, kid)
+    return [RevokedRid(rid=r[0], revoked_at=r[1]) for r in rows]
+
+
+# --- persons ----------------------------------------------------------------------------------
+
+# One query for the person and the doses (parallel arrays, in dose order).
+_PERSON_COLUMNS = """
+SELECT p.id, p.address_number, p.name_enc, p.birth_date_enc, p.sex_enc, p.status,
+       p.record_digest, p.record_version, v.doses, v.dates, v.products, v.lots
+FROM persons p
+LEFT JOIN LATERAL (
+    SELECT array_agg(dose_number ORDER BY dose_number) AS doses,
+           array_agg(vaccinated_on ORDER BY dose_number) AS dates,
+           array_agg(product ORDER BY dose_number) AS products,
+           array_agg(lot_number ORDER BY dose_number) AS lots
+    FROM vaccinations WHERE person_id = p.id
+) v ON true
+"""
+_q_find_person_by_my_number = _PERSON_COLUMNS + "WHERE p.my_number_hmac = $1"
+_q_find_person_by_address_number = _PERSON_COLUMNS + "WHERE p.address_number = $1"
+_q_list_vaccinations = """
+SELECT dose_number, vaccinated_on, product, lot_number
+FROM vaccinations WHERE person_id = $1 ORDER BY dose_number
+"""
+
+
+def _doses(
+    doses: Sequence[int] | None,
+    dates: Sequence[date] | None,
+    products: Sequence[str] | None,
+    lots: Sequence[str] | None,
+) -> tuple[Vaccination, ...]:
+    if not doses or dates is None or products is None or lots is None:
+        return ()
+    return tuple(
+        Vaccination(dose_number=d, vaccinated_on=on, product=Product(p), lot_number=lot)
+        for d, on, p, lot in zip(doses, dates, products, lots, strict=True)
+    )
+
+
+def decode_person(cipher: FieldCipher, row: asyncpg.Record) -> Person:
+    address_number = row[1]
+    name = cipher.decrypt("persons", "name", address_number, row[2]).decode()
+    family, _, given = name.partition("\u3000")
+    return Person(
+        id=row[0],
+        municipality_code=cipher.municipality_code,
+        address_number=address_number,
+        family_name=family,
+        given_name=given,
+        birth_date=date.fromisoformat(
+            cipher.decrypt("persons", "birth_date", address_number, row[3]).decode()
+        ),
+        sex=cipher.decrypt("persons", "sex", address_number, row[4]).decode(),
+        status=PersonStatus(row[5]),
+        record_digest=row[6],
+        record_version=row[7],
+        vaccinations=_doses(row[8], row[9], row[10], row[11]),
+    )
+
+
+# --- issuances --------------------------------------------------------------------------------
+
+# The issuance and its audit event in one statement (one round trip); no audit row when the
+# issuance was not written. $13 NULL: no audit event.
+_q_record_issuance = """
+WITH person AS (
+    SELECT id FROM persons WHERE id = $3
+), issued AS (
+    INSERT INTO issuances (certificate_id, municipality_code, person_id, issued_at, channel, kind,
+                           rid, kid, records_digest, passport_enc, copies, fee_yen)
+    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM person
+    ON CONFLICT (certificate_id) DO NOTHING
+    RETURNING certificate_id
+), audited AS (
+    INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason,
+                              outcome)
+    SELECT $2, $13, $14, $15, $16, $17, $18 FROM issued WHERE $13::timestamptz IS NOT NULL
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM issued), (SELECT count(*) FROM audited)
+"""
+_ISSUANCE_COLUMNS = """
+SELECT certificate_id, municipality_code, person_id, issued_at, channel, kind, rid, kid,
+       records_digest, passport_enc, copies, fee_yen, voided_at, void_reason, revoked_at,
+       revoke_reason
+FROM issuances
+"""
+_q_get_issuance = _ISSUANCE_COLUMNS + "WHERE certificate_id = $1"
+_q_list_issuances = _ISSUANCE_COLUMNS + "WHERE person_id = $1 ORDER BY issued_at, certificate_id"
+_q_latest_abroad_passport = """
+SELECT certificate_id, passport_enc FROM issuances
+WHERE person_id = $1 AND kind = 'abroad' AND voided_at IS NULL AND passport_enc IS NOT NULL
+ORDER BY issued_at DESC, certificate_id DESC LIMIT 1
+"""
+# found/changed in one round trip. The row lock orders two concurrent voids (or revokes) of one
+# issuance: the second sees the first's result and answers ALREADY_*, instead of both "winning".
+_q_void_issuance = """
+WITH target AS (
+    SELECT certificate_id, voided_at FROM issuances WHERE certificate_id = $1 FOR UPDATE
+), changed AS (
+    UPDATE issuances i SET voided_at = $2, void_reason = $3
+    FROM target t WHERE i.certificate_id = t.certificate_id AND t.voided_at IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM changed)
+"""
+_q_revoke_issuance = """
+WITH target AS (
+    SELECT certificate_id, revoked_at FROM issuances WHERE certificate_id = $1 FOR UPDATE
+), changed AS (
+    UPDATE issuances i SET revoked_at = $2, revoke_reason = $3
+    FROM target t WHERE i.certificate_id = t.certificate_id AND t.revoked_at IS NULL
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM changed)
+"""
+# The person's passport items are erased with them; the issuance log (items ㊸ ㊹) and the CRL
+# entries stay (person_id becomes NULL by the foreign key).
+_q_erase_person_passports = """
+UPDATE issuances SET passport_enc = NULL
+WHERE person_id = (SELECT id FROM persons WHERE address_number = $1)
+"""
+_q_delete_person = """
+WITH deleted AS (DELETE FROM persons WHERE address_number = $1 RETURNING 1)
+SELECT count(*) FROM deleted
+"""
+_q_record_audit_event = """
+INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+"""
+
+
+def _seal_passport(cipher: FieldCipher, certificate_id: str, items: PassportItems) -> bytes:
+    return cipher.encrypt("issuances", "passport", certificate_id, _passport_encoder.encode(items))
+
+
+def _open_passport(cipher: FieldCipher, certificate_id: str, blob: bytes) -> PassportItems:
+    plain = cipher.decrypt("issuances", "passport", certificate_id, blob)
+    return _passport_decoder.decode(plain)
+
+
+def _issuance(cipher: FieldCipher, row: asyncpg.Record) -> Issuance:
+    certificate_id = row[0]
+    return Issuance(
+        certificate_id=certificate_id,
+        municipality_code=row[1],
+        person_id=row[2],
+        issued_at=row[3],
+        channel=Channel(row[4]),
+        kind=IssuanceKind(row[5]),
+        rid=row[6],
+        kid=row[7],
+        records_digest=row[8],
+        passport=None if row[9] is None else _open_passport(cipher, certificate_id, row[9]),
+        copies=row[10],
+        fee_yen=row[11],
+        voided_at=row[12],
+        void_reason=row[13],
+        revoked_at=row[14],
+        revoke_reason=row[15],
+    )
+
+
+def _audit_args(code: str, event: AuditEvent) -> tuple[Any, ...]:
+    return (
+        code,
+        event.at,
+        event.actor,
+        event.action,
+        event.address_number,
+        event.reason,
+        event.outcome,
+    )
+
+
+class VrsTransaction:
+    """One transaction bound to one municipality's partition (see `VrsStore.scoped`)."""
+
+    def __init__(self, conn: Conn, keys: KeyRing, municipality_code: str) -> None:
+        self._conn = conn
+        self._keys = keys
+        self.municipality_code = municipality_code
+        self._cipher: FieldCipher | None = keys.cached(municipality_code)
+        self._created_key = False
+        self._open = True
+
+    @property
+    def connection(self) -> Conn:
+        """The scoped connection, for the package's own set-based operations."""
+        if not self._open:
+            raise VrsError(VrsErrorCode.SCOPE_CLOSED)
+        return self._conn
+
+    async def cipher(self) -> FieldCipher:
+        """This municipality's field cipher (unwrapped once per process, created on first use)."""
+        if self._cipher is None:
+            self._cipher, self._created_key = await get_data_key(
+                self.connection, self._keys, municipality_code=self.municipality_code
+            )
+        return self._cipher
+
+    def _committed(self) -> None:
+        self._open = False
+        if self._cipher is not None:
+            self._keys.remember(self._cipher)
+
+    def _closed(self) -> None:
+        self._open = False
+
+    async def find_person_by_my_number(self, my_number: str) -> Person | None:
+        """The person with this My Number in this municipality, decrypted, with their doses."""
+        digest = self._keys.my_number_hmac(my_number)
+        row = await self.connection.fetchrow(_q_find_person_by_my_number, digest)
+        return None if row is None else decode_person(await self.cipher(), row)
+
+    async def find_person_by_address_number(self, address_number: str) -> Person | None:
+        """The person with this address number in this municipality, with their doses."""
+        row = await self.connection.fetchrow(_q_find_person_by_address_number, address_number)
+        return None if row is None else decode_person(await self.cipher(), row)
+
+    async def list_vaccinations(self, person: Person | int) -> list[Vaccination]:
+        """The person's doses in this municipality, by dose number (a fresh read; `Person` already
+        carries the doses read with it)."""
+        person_id = person if isinstance(person, int) else person.id
+        rows = await self.connection.fetch(_q_list_vaccinations, person_id)
+        return [
+            Vaccination(
+                dose_number=r[0], vaccinated_on=r[1], product=Product(r[2]), lot_number=r[3]
+            )
+            for r in rows
+        ]
+
+    async def record_issuance(
+        self, record: IssuanceRecord, *, audit: AuditEvent | None = None
+    ) -> IssuanceOutcome:
+        """Write the issuance, and `audit` with it in the same statement when given."""
+        cipher = await self.cipher()
+        passport = (
+            None
+            if record.passport is None
+            else _seal_passport(cipher, record.certificate_id, record.passport)
+        )
+        audit_args: tuple[Any, ...] = (
+            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 6
+        )
+        row = await fetch_one(
+            self.connection,
+            _q_record_issuance,
+            record.certificate_id,
+            self.municipality_code,
+            record.person_id,
+            record.issued_at,
+            record.channel.value,
+            record.kind.value,
+            record.rid,
+            record.kid,
+            record.records_digest,
+            passport,
+            record.copies,
+            record.fee_yen,
+            *audit_args,
+        )
+        if row is None or row[0] == 0:
+            return IssuanceOutcome.PERSON_NOT_FOUND
+        if row[1] == 0:
+            return IssuanceOutcome.CERTIFICATE_ID_TAKEN
+        return IssuanceOutcome.RECORDED
+
+    async def get_issuance(self, certificate_id: str) -> Issuance | None:
+        row = await self.connection.fetchrow(_q_get_issuance, certificate_id)
+        return None if row is None else _issuance(await self.cipher(), row)
+
+    async def list_issuances(self, person: Person | int) -> list[Issuance]:
+        """The person's issuances in this municipality, oldest first."""
+        person_id = person if isinstance(person, int) else person.id
+        rows = await self.connection.fetch(_q_list_issuances, person_id)
+        if not rows:
+            return []
+        cipher = await self.cipher()
+        return [_issuance(cipher, r) for r in rows]
+
+    async def latest_abroad_passport(
+        self, person: Person | int, today: date
+    ) -> PassportItems | None:
+        """The passport items of the person's latest (not voided) issuance for use abroad in this
+        municipality, if that passport has not expired on `today` (DESIGN §1.2 step 6)."""
+        person_id = person if isinstance(person, int) else person.id
+        row = await self.connection.fetchrow(_q_latest_abroad_passport, person_id)
+        if row is None:
+            return None
+        items = _open_passport(await self.cipher(), row[0], row[1])
+        return None if items.expiry_date < today else items
+
+    async def void_issuance(self, certificate_id: str, reason: str, now: datetime) -> VoidOutcome:
+        """Mark a print that failed: the issuance did not happen (not in the CRL)."""
+        found, changed = await fetch_one(
+            self.connection, _q_void_issuance, certificate_id, now, reason
+        )
+        if found == 0:
+            return VoidOutcome.NOT_FOUND
+        return VoidOutcome.VOIDED if changed else VoidOutcome.ALREADY_VOIDED
+
+    async def revoke_issuance(
+        self, certificate_id: str, reason: str, now: datetime
+    ) -> RevokeOutcome:
+        """Revoke a certificate (its rid enters the CRL of its key)."""
+        found, changed = await fetch_one(
+            self.connection, _q_revoke_issuance, certificate_id, now, reason
+        )
+        if found == 0:
+            return RevokeOutcome.NOT_FOUND
+        return RevokeOutcome.REVOKED if changed else RevokeOutcome.ALREADY_REVOKED
+
+    async def delete_person(self, address_number: str) -> DeleteOutcome:
+        """Delete a person and their doses; their issuances lose the passport items and the link
+        but stay in the log (and the CRL)."""
+        # Two statements: a row this statement updated is not seen again by the key's SET NULL.
+        await self.connection.execute(_q_erase_person_passports, address_number)
+        deleted = await self.connection.fetchval(_q_delete_person, address_number)
+        return DeleteOutcome.DELETED if deleted else DeleteOutcome.NOT_FOUND
+
+    async def record_audit_event(self, event: AuditEvent) -> None:
+        """Append an unchained audit event (the chainer links it later)."""
+        await self.connection.execute(
+            _q_record_audit_event, *_audit_args(self.municipality_code, event)
+        )
+
+
+class VrsStore:
+    """The VRS store over an asyncpg pool (see the package docstring)."""
+
+    def __init__(self, pool: asyncpg.Pool, *, master_key: bytes, lookup_key: bytes) -> None:
+        self._pool = pool
+        self.keys = KeyRing(master_key=master_key, lookup_key=lookup_key)
+
+    async def list_municipalities(self) -> list[Municipality]:
+        """Every municipality served (public reference data)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                return await list_municipalities(conn)
+
+    async def get_municipality(self, code: str) -> Municipality | None:
+        """One municipality, or None (public reference data)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                return await get_municipality(conn, code=code)
+
+    async def list_revoked_rids(self, kid: str) -> list[RevokedRid]:
+        """Revoked rids of one signing key across municipalities (the CRL source)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                return await list_revoked_rids(conn, kid=kid)
+
+    @contextlib.asynccontextmanager
+    async def scoped(self, municipality_code: str) -> AsyncIterator[VrsTransaction]:
+        """One transaction in one municipality's partition: it runs as `certsvc_app` with
+        `vrs.municipality_code` set, so row-level security confines every statement to that
+        municipality even when the pool's login is a superuser. Commits on normal exit, rolls
+        back on any exception. Driver failures surface as `VrsError`."""
+        check_municipality_code(municipality_code)
+        with translate_driver_errors():
+            async with (
+                self._pool.acquire() as conn,
+                scoped_transaction(conn, self.keys, municipality_code) as tx,
+            ):
+                yield tx
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        """A pooled connection for the package's admin functions (import, purge, export, audit)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                yield conn
+
+
+@contextlib.asynccontextmanager
+async def scoped_transaction(
+    conn: Conn, keys: KeyRing, municipality_code: str
+) -> AsyncIterator[VrsTransaction]:
+    """`VrsStore.scoped` on a connection the caller holds."""
+    check_municipality_code(municipality_code)
+    tx = VrsTransaction(conn, keys, municipality_code)
+    try:
+        async with conn.transaction():
+            await enter_scope(conn, municipality_code=municipality_code)
+            yield tx
+    except BaseException:
+        tx._closed()
+        raise
+    tx._committed()

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import asyncpg
 import redis.asyncio as redis_asyncio
@@ -21,26 +20,13 @@ from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import Message, Receive, Scope, Send
 
-from certsvc import health
+from certsvc import api, health
 from certsvc.errors import exception_handlers
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
+from certsvc.resources import Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
 
 _access = logging.getLogger("certsvc.access")
-
-
-class Resources:
-    """What handlers reach through the app state: settings and store clients."""
-
-    def __init__(self, settings: Settings, pool: asyncpg.Pool, redis: redis_asyncio.Redis) -> None:
-        self.settings = settings
-        self.pool = pool
-        self.redis = redis
-
-
-def get_resources(app: Litestar) -> Resources:
-    resources: Resources = app.state.resources
-    return resources
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:
@@ -113,31 +99,23 @@ class CertsvcApp(Litestar):
             reset_request_id(token)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    route_handlers: Sequence[Any] = (),
-    on_resources: Callable[[Resources], Any] | None = None,
-) -> Litestar:
-    """The HTTP application for `settings`. `route_handlers` adds feature routers (the channel
-    APIs register theirs here)."""
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
+    """The HTTP application of the main listener (app channel, public endpoints, health) for
+    `settings`. `clock` gives "now" to every step (tests move it)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(settings)
         redis = open_redis(settings)
-        resources = Resources(settings, pool, redis)
-        app.state.resources = resources
-        if on_resources is not None:
-            await on_resources(resources)
         try:
+            app.state.resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
             yield
         finally:
             await redis.aclose()
             await pool.close()
 
     return CertsvcApp(
-        route_handlers=[*health.routes(), *route_handlers],
+        route_handlers=[*health.routes(), *api.routes(settings.shc_issuer)],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,

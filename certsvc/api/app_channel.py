@@ -1,0 +1,247 @@
+"""The app channel (contracts §1): `POST /v1/app/challenges`, `POST /v1/app/certificates`.
+
+The certificates call, in order: strict decoding of the raw body (nothing coerced, unknown fields
+refused) → base64 of the card files → kind/passport consistency → rate limit per client address
+→ consent (terms version) → the challenge, used once → the attestation token, verified against the
+challenge's nonce, its `jti` used once → the issuance use case → the answer, `no-store`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any, Literal
+
+import jwt
+import msgspec
+from litestar import Request, Response, post
+from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
+
+import signing
+from certsvc.api import wire
+from certsvc.api.refusals import refusal_problem
+from certsvc.challenges import ConsumeOutcome
+from certsvc.errors import Problem
+from certsvc.issuance import (
+    CardProof,
+    IssueCommand,
+    Issued,
+    MrzLines,
+    issue_certificates,
+)
+from certsvc.logs import mask_text
+from certsvc.resources import Resources
+from vrs_client import Channel, is_valid_municipality_code
+
+SHC_MEDIA_TYPE = "application/smart-health-card"
+
+
+class CardFiles(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    ef0001: str
+    ef0002: str
+    ef0003: str
+    ef0004: str
+    ef0007: str
+    challenge_signature: str
+
+
+class PassportInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    mrz: list[str]
+
+
+class CertificateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    terms_version: str
+    challenge_id: str
+    card: CardFiles
+    municipality_code: str
+    kind: Literal["domestic", "abroad"]
+    attestation: str | None = None
+    passport: PassportInput | None = None
+
+
+_decode_request = msgspec.json.Decoder(CertificateRequest)
+
+
+def _b64(text: str) -> bytes:
+    try:
+        # RFC 4648 §4, padding required: validate=True refuses anything outside the alphabet.
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Problem("BASE64_INVALID") from None
+
+
+def _resources(state: State) -> Resources:
+    resources: Resources = state.resources
+    return resources
+
+
+@post(
+    "/v1/app/challenges",
+    status_code=201,
+    tags=["app"],
+    summary="A one-time challenge for the card to sign (valid 5 minutes, usable once)",
+)
+async def create_challenge(state: State) -> wire.ChallengeOut:
+    resources = _resources(state)
+    challenge = await resources.challenges.issue(now=resources.clock())
+    return wire.ChallengeOut(
+        challenge_id=challenge.challenge_id,
+        nonce=challenge.nonce,
+        expires_at=challenge.expires_at,
+    )
+
+
+def _unverified_nonce(token: str) -> str:
+    """The `nonce` claim, read before verification only to find the challenge; the token is
+    verified against it right after."""
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise Problem("ATTESTATION_MALFORMED") from None
+    nonce = claims.get("nonce") if isinstance(claims, dict) else None
+    if not isinstance(nonce, str) or not nonce:
+        raise Problem("ATTESTATION_CLAIMS_MISSING")
+    return nonce
+
+
+async def _check_attestation(resources: Resources, token: str, nonce: str) -> str:
+    settings = resources.settings
+    now = resources.clock()
+    try:
+        claims = signing.verify_attestation(
+            token,
+            jwks=resources.attestation_keys,
+            issuer=settings.attestation_issuer or "",
+            audience=settings.attestation_audience or "",
+            nonce=nonce,
+            app_ids=settings.app_ids,
+            min_version=settings.app_min_version,
+            now=now,
+        )
+    except signing.AttestationError as exc:
+        raise Problem(
+            exc.code if exc.code in _ATTESTATION_CODES else "ATTESTATION_MALFORMED"
+        ) from None
+    if not await resources.jti_once.first_use(claims.jti, until=claims.exp, now=now):
+        raise Problem("ATTESTATION_REPLAYED")
+    return claims.app_id
+
+
+_ATTESTATION_CODES = frozenset(
+    {
+        "ATTESTATION_MALFORMED",
+        "ATTESTATION_ALGORITHM_NOT_ALLOWED",
+        "ATTESTATION_HEADER_NOT_ALLOWED",
+        "ATTESTATION_KEY_UNKNOWN",
+        "ATTESTATION_SIGNATURE_INVALID",
+        "ATTESTATION_EXPIRED",
+        "ATTESTATION_NOT_YET_VALID",
+        "ATTESTATION_LIFETIME_TOO_LONG",
+        "ATTESTATION_ISSUER_INVALID",
+        "ATTESTATION_AUDIENCE_INVALID",
+        "ATTESTATION_NONCE_MISMATCH",
+        "ATTESTATION_APP_NOT_ALLOWED",
+        "ATTESTATION_APP_VERSION_TOO_OLD",
+        "ATTESTATION_CLAIMS_MISSING",
+    }
+)
+
+
+def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
+    accept = request.headers.get("accept", "")
+    return SHC_MEDIA_TYPE in accept
+
+
+@post(
+    "/v1/app/certificates",
+    status_code=201,
+    tags=["app"],
+    summary="Issue certificates from verified card data (and passport lines for use abroad)",
+    description="Request body per contracts §1 (decoded strictly: unknown fields are refused). "
+    "With `Accept: application/smart-health-card` the answer is a `.smart-health-card` file.",
+)
+async def create_certificates(
+    request: Request[Any, Any, Any], state: State, body: bytes
+) -> Response[Any]:
+    resources = _resources(state)
+    settings = resources.settings
+
+    # Strict decoding: msgspec's messages name the path and the expected type, not the value.
+    try:
+        payload = _decode_request.decode(body)
+    except msgspec.ValidationError as exc:
+        raise Problem("MALFORMED_REQUEST", detail=mask_text(str(exc))[:200]) from None
+    except msgspec.DecodeError:
+        raise Problem("MALFORMED_REQUEST", detail="the body is not JSON") from None
+    evidence = signing.CardEvidence(
+        ef0001=_b64(payload.card.ef0001),
+        ef0002=_b64(payload.card.ef0002),
+        ef0003=_b64(payload.card.ef0003),
+        ef0004=_b64(payload.card.ef0004),
+        ef0007=_b64(payload.card.ef0007),
+        challenge_signature=_b64(payload.card.challenge_signature),
+    )
+    if not is_valid_municipality_code(payload.municipality_code):
+        raise Problem("MUNICIPALITY_CODE_INVALID")
+    if payload.kind == "abroad" and payload.passport is None:
+        raise Problem("PASSPORT_REQUIRED")
+    if payload.kind == "domestic" and payload.passport is not None:
+        raise Problem("PASSPORT_NOT_ALLOWED")
+
+    client = (request.client.host if request.client else "unknown").encode()
+    wait = await resources.client_limiter.hit(client)
+    if wait is not None:
+        raise Problem("RATE_LIMITED", headers={"Retry-After": str(wait)})
+
+    # Consent comes before anything of the card is looked at (PIA: consent before reading).
+    if payload.terms_version != settings.terms_version:
+        raise Problem("TERMS_NOT_ACCEPTED", extra={"current_terms_version": settings.terms_version})
+
+    if not payload.attestation:
+        raise Problem("ATTESTATION_MISSING")
+    nonce = _unverified_nonce(payload.attestation)
+    consumed = await resources.challenges.consume(
+        payload.challenge_id, nonce, now=resources.clock()
+    )
+    if consumed is ConsumeOutcome.ALREADY_USED:
+        raise Problem("CHALLENGE_ALREADY_USED")
+    if consumed is not ConsumeOutcome.OK:
+        raise Problem("CHALLENGE_EXPIRED")
+    app_id = await _check_attestation(resources, payload.attestation, nonce)
+
+    try:
+        nonce_bytes = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
+    except (binascii.Error, ValueError):
+        raise Problem("ATTESTATION_MALFORMED") from None
+    outcome = await issue_certificates(
+        IssueCommand(
+            identity=CardProof(evidence=evidence, nonce=nonce_bytes),
+            municipality_code=payload.municipality_code,
+            kind=payload.kind,
+            passport=None
+            if payload.passport is None
+            else MrzLines(lines=tuple(payload.passport.mrz)),
+            channel=Channel.APP,
+            actor=f"app:{app_id}"[:64],
+        ),
+        resources.services,
+        now=resources.clock(),
+    )
+    if not isinstance(outcome, Issued):
+        raise refusal_problem(outcome)
+
+    headers = {"Cache-Control": "no-store"}
+    if _wants_shc_file(request):
+        return Response(
+            signing.shc_file(list(outcome.shc_jws)),
+            status_code=201,
+            media_type=SHC_MEDIA_TYPE,
+            headers=headers,
+        )
+    body_out = wire.CertificatesOut(certificates=[wire.certificate_out(outcome)])
+    return Response(body_out, status_code=201, headers=headers)
+
+
+def routes() -> list[HTTPRouteHandler]:
+    return [create_challenge, create_certificates]

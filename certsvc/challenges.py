@@ -1,0 +1,124 @@
+"""One-time challenges for card presence (DESIGN §1.1 step 2, contracts §1).
+
+A challenge is 32 random bytes, valid 5 minutes, usable once. Redis holds, under an HMAC of the
+challenge id, only the SHA-256 of the nonce and its expiry; consuming it is one atomic script
+that deletes it and leaves a short-lived "used" marker, so a replay is told apart from an expired
+or unknown challenge. The nonce itself comes back in the attestation token's `nonce` claim and is
+checked against the stored hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import struct
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import msgspec
+import redis.asyncio as redis_asyncio
+
+CHALLENGE_TTL = timedelta(minutes=5)
+_USED_MARKER_TTL_S = int(CHALLENGE_TTL.total_seconds()) * 2
+
+# KEYS[1] challenge, KEYS[2] used marker; ARGV[1] marker TTL. Returns the stored value, "USED",
+# or nil (never issued, or expired and evicted by its TTL).
+_CONSUME = """
+local v = redis.call('GETDEL', KEYS[1])
+if v then
+  redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+  return v
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'USED' end
+return false
+"""
+
+
+class IssuedChallenge(msgspec.Struct, frozen=True, kw_only=True):
+    challenge_id: str
+    nonce: str
+    """base64url of 32 random bytes, no padding."""
+    expires_at: datetime
+
+
+class ConsumeOutcome(StrEnum):
+    OK = "ok"
+    ALREADY_USED = "already_used"
+    EXPIRED = "expired"
+    """Expired, or never issued: the two are told apart by nobody."""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Strict base64url without padding; raises ValueError."""
+    if not text or len(text) % 4 == 1 or not all(c.isalnum() or c in "-_" for c in text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class ChallengeStore:
+    def __init__(self, redis: redis_asyncio.Redis, *, key: bytes, prefix: str = "ch") -> None:
+        self._redis = redis
+        self._key = key
+        self._prefix = prefix
+        self._consume = redis.register_script(_CONSUME)
+
+    def _redis_key(self, challenge_id: str, kind: str) -> str:
+        mac = hmac.new(self._key, f"{self._prefix}:{challenge_id}".encode(), hashlib.sha256)
+        return f"{self._prefix}:{kind}:{mac.hexdigest()[:40]}"
+
+    async def issue(self, *, now: datetime) -> IssuedChallenge:
+        """A fresh challenge; Redis keeps only the nonce's hash and expiry, with a TTL."""
+        challenge_id = b64url(secrets.token_bytes(16))
+        nonce = b64url(secrets.token_bytes(32))
+        expires_at = now + CHALLENGE_TTL
+        value = hashlib.sha256(nonce.encode()).digest() + struct.pack(
+            ">q", int(expires_at.timestamp())
+        )
+        await self._redis.set(
+            self._redis_key(challenge_id, "open"), value, ex=int(CHALLENGE_TTL.total_seconds())
+        )
+        return IssuedChallenge(challenge_id=challenge_id, nonce=nonce, expires_at=expires_at)
+
+    async def consume(self, challenge_id: str, nonce: str, *, now: datetime) -> ConsumeOutcome:
+        """Use the challenge once. OK only if it was open, not expired at `now`, and `nonce`
+        hashes to what was issued with it. Any attempt uses it up."""
+        if not challenge_id or len(challenge_id) > 64:
+            return ConsumeOutcome.EXPIRED
+        result = await self._consume(
+            keys=[self._redis_key(challenge_id, "open"), self._redis_key(challenge_id, "used")],
+            args=[_USED_MARKER_TTL_S],
+        )
+        if result is None:
+            return ConsumeOutcome.EXPIRED
+        if result == b"USED":
+            return ConsumeOutcome.ALREADY_USED
+        stored_hash, expires = result[:32], struct.unpack(">q", result[32:40])[0]
+        if now.timestamp() > expires:
+            return ConsumeOutcome.EXPIRED
+        if not hmac.compare_digest(stored_hash, hashlib.sha256(nonce.encode()).digest()):
+            return ConsumeOutcome.EXPIRED
+        return ConsumeOutcome.OK
+
+
+class OnceRegistry:
+    """Single use of an identifier (an attestation token's `jti`) until it expires anyway."""
+
+    def __init__(self, redis: redis_asyncio.Redis, *, key: bytes, prefix: str = "jti") -> None:
+        self._redis = redis
+        self._key = key
+        self._prefix = prefix
+
+    async def first_use(self, identifier: str, *, until: datetime, now: datetime) -> bool:
+        """True the first time `identifier` is seen; False for a replay."""
+        mac = hmac.new(self._key, f"{self._prefix}:{identifier}".encode(), hashlib.sha256)
+        ttl = max(1, int((until - now).total_seconds()) + 120)  # + the verifier's clock skew
+        stored = await self._redis.set(
+            f"{self._prefix}:{mac.hexdigest()[:40]}", b"1", nx=True, ex=ttl
+        )
+        return bool(stored)

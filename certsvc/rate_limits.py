@@ -1,0 +1,41 @@
+"""Fixed-window rate limits in Redis. Keys are HMACs of what is limited (a client address, a
+My Number) plus the window number; values are counters; every key expires with its window."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import redis.asyncio as redis_asyncio
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        redis: redis_asyncio.Redis,
+        *,
+        key: bytes,
+        name: str,
+        limit: int,
+        window_s: int,
+    ) -> None:
+        self._redis = redis
+        self._key = key
+        self._name = name
+        self.limit = limit
+        self.window_s = window_s
+
+    async def hit(self, subject: bytes, *, now: float | None = None) -> int | None:
+        """Count one use by `subject`. None if within the limit, else the seconds to wait."""
+        now = time.time() if now is None else now
+        window = int(now // self.window_s)
+        mac = hmac.new(self._key, self._name.encode() + b":" + subject, hashlib.sha256)
+        key = f"rl:{self._name}:{mac.hexdigest()[:32]}:{window}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, self.window_s + 1)
+            count, _ = await pipe.execute()
+        if int(count) <= self.limit:
+            return None
+        return max(1, int((window + 1) * self.window_s - now) + 1)

@@ -1,0 +1,92 @@
+"""What the HTTP handlers reach through the app state, built once per process in the lifespan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import asyncpg
+import redis.asyncio as redis_asyncio
+
+import signing
+from certsvc.challenges import ChallengeStore, OnceRegistry
+from certsvc.issuance import IssuanceServices
+from certsvc.rate_limits import RateLimiter
+from certsvc.settings import Settings
+from vrs_client import VrsStore
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConfigurationError(RuntimeError):
+    """A setting the service needs at start is missing or unusable (named, never its value)."""
+
+
+class Resources:
+    """Settings, store clients and the services built on them."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis: redis_asyncio.Redis,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.redis = redis
+        self.clock = clock
+        if settings.master_key is None or settings.lookup_key is None:
+            raise ConfigurationError("CERTSVC_MASTER_KEY and CERTSVC_LOOKUP_KEY are required")
+        if settings.key_dir is None or settings.shc_issuer is None:
+            raise ConfigurationError("CERTSVC_KEY_DIR and CERTSVC_SHC_ISSUER are required")
+        if settings.jlis_trust_file is None:
+            raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
+        if settings.attestation_jwks_file is None:
+            raise ConfigurationError("CERTSVC_ATTESTATION_JWKS_FILE is required")
+        lookup_key = settings.lookup_key
+        self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=lookup_key)
+        self.keys = signing.FileKeyStore(settings.key_dir)
+        self.keys.load()
+        self.trust = signing.load_trust_store(
+            settings.jlis_trust_file, hierarchies=settings.jlis_hierarchies
+        )
+        try:
+            jwks = json.loads(settings.attestation_jwks_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise ConfigurationError(
+                "CERTSVC_ATTESTATION_JWKS_FILE is not a readable JWKS"
+            ) from None
+        self.attestation_keys = signing.AttestationKeySet.from_jwks(jwks)
+        self.challenges = ChallengeStore(redis, key=lookup_key)
+        self.jti_once = OnceRegistry(redis, key=lookup_key)
+        self.client_limiter = RateLimiter(
+            redis,
+            key=lookup_key,
+            name="client",
+            limit=settings.rate_client_per_minute,
+            window_s=60,
+        )
+        self.person_limiter = RateLimiter(
+            redis,
+            key=lookup_key,
+            name="person",
+            limit=settings.rate_person_per_hour,
+            window_s=3600,
+        )
+        self.services = IssuanceServices(
+            store=self.store,
+            keys=self.keys,
+            trust=self.trust,
+            shc_issuer=settings.shc_issuer,
+            vaccination_authority=settings.vaccination_authority,
+            lookup_key=lookup_key,
+            person_limiter=self.person_limiter.hit,
+            mrz_test_mode=settings.mode == "test",
+        )

@@ -34,11 +34,12 @@ _FILLER_LOOKALIKES = {
     "(": "<", "‹": "<", "〈": "<", "く": "<", "«": "<<", "《": "<<",
 }  # fmt: skip
 # The recogniser's alphabet includes Greek and Cyrillic capitals drawn exactly like Latin ones
-# (it reads the P of JPN as Greek Rho): same glyph, so mapped, and reported as "homoglyph".
+# (it reads the P of JPN as Greek Rho, U as the union sign): same glyph, so mapped, and reported
+# as "homoglyph".
 _HOMOGLYPHS = dict(
     zip(
-        "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТУХІЈЅ",
-        "ABEZHIKMNOPTYXABEKMHOPCTYXIJS",
+        "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧАВЕКМНОРСТУХІЈЅ∪",
+        "ABEZHIKMNOPTYXABEKMHOPCTYXIJSU",
         strict=True,
     )
 )
@@ -54,9 +55,15 @@ def clean_line(text: str, *, line: int) -> tuple[str, list[Correction]]:
     for char in unicodedata.normalize("NFKC", "".join(text.split())).upper():
         if char in _FILLER_LOOKALIKES:
             corrections.append(
-                Correction(field="filler", line=line, position=len(out) + 1, from_=char, to=FILLER)
+                Correction(
+                    field="filler",
+                    line=line,
+                    position=len(out) + 1,
+                    from_=char,
+                    to=_FILLER_LOOKALIKES[char],
+                )
             )
-            out.append(_FILLER_LOOKALIKES[char])
+            out.extend(_FILLER_LOOKALIKES[char])
         elif char in _HOMOGLYPHS:
             latin = _HOMOGLYPHS[char]
             corrections.append(

@@ -34,9 +34,10 @@ _q_purge_vaccinations = """
 WITH gone AS (DELETE FROM vaccinations WHERE vaccinated_on < $1 RETURNING person_id)
 SELECT count(*), coalesce(array_agg(DISTINCT person_id), '{}') FROM gone
 """
+# Not an update of the person's data: updated_at stays, so the person can be purged once empty.
 _q_refresh_record_digests = """
 UPDATE persons SET record_digest = person_record_digest(id, identity_digest),
-    record_version = record_version + 1, updated_at = $2
+    record_version = record_version + 1
 WHERE id = ANY($1::bigint[])
 """
 _q_purge_issuances = """
@@ -104,7 +105,7 @@ async def purge(
             count, person_ids = await fetch_one(conn, _q_purge_vaccinations, vaccination_cutoff)
             totals["vaccinations"] += count
             if person_ids:
-                await conn.execute(_q_refresh_record_digests, person_ids, now)
+                await conn.execute(_q_refresh_record_digests, person_ids)
             totals["issuances"] += await conn.fetchval(_q_purge_issuances, issuance_cutoff)
             totals["persons"] += await conn.fetchval(_q_purge_persons, vaccination_cutoff_at)
             await conn.execute(_q_ensure_checkpoint, code)

@@ -1,0 +1,346 @@
+-- Reference schema: the migrations applied to an empty database (pg_dump
+-- --schema-only --no-owner, normalised). Regenerate with UPDATE_SCHEMA_SQL=1.
+
+CREATE FUNCTION public.audit_events_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.hash IS NOT NULL
+       OR (NEW.id, NEW.municipality_code, NEW.at, NEW.actor, NEW.action, NEW.address_number,
+           NEW.reason, NEW.outcome)
+          IS DISTINCT FROM
+          (OLD.id, OLD.municipality_code, OLD.at, OLD.actor, OLD.action, OLD.address_number,
+           OLD.reason, OLD.outcome) THEN
+        RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION public.issuances_publish_revocation() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO revocations (certificate_id, kid, rid, revoked_at)
+    VALUES (NEW.certificate_id, NEW.kid, NEW.rid, NEW.revoked_at)
+    ON CONFLICT (certificate_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.person_record_digest(p_person_id bigint, p_identity_digest bytea) RETURNS bytea
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT sha256(p_identity_digest || convert_to(coalesce(string_agg(
+               v.dose_number::text || '|' || to_char(v.vaccinated_on, 'YYYY-MM-DD') || '|'
+               || v.product || '|' || v.lot_number, E'\n' ORDER BY v.dose_number), ''), 'UTF8'))
+    FROM vaccinations v WHERE v.person_id = p_person_id
+$$;
+
+CREATE TABLE public.audit_checkpoints (
+    municipality_code character(6) NOT NULL,
+    chained_through_seq bigint DEFAULT 0 NOT NULL,
+    chained_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
+    purged_through_seq bigint DEFAULT 0 NOT NULL,
+    purged_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL
+);
+
+ALTER TABLE ONLY public.audit_checkpoints FORCE ROW LEVEL SECURITY;
+
+CREATE TABLE public.audit_events (
+    id bigint NOT NULL,
+    municipality_code character(6) NOT NULL,
+    seq bigint,
+    at timestamp with time zone NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    address_number character varying(15),
+    reason text,
+    outcome text NOT NULL,
+    prev_hash bytea,
+    hash bytea,
+    CONSTRAINT audit_events_action_check CHECK ((action ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
+    CONSTRAINT audit_events_actor_check CHECK ((((length(actor) >= 1) AND (length(actor) <= 200)) AND (actor !~ '[0-9]{12}'::text))),
+    CONSTRAINT audit_events_address_number_check CHECK (((address_number)::text ~ '^[0-9]{1,15}$'::text)),
+    CONSTRAINT audit_events_check CHECK ((((seq IS NULL) = (hash IS NULL)) AND ((seq IS NULL) = (prev_hash IS NULL)))),
+    CONSTRAINT audit_events_hash_check CHECK ((length(hash) = 32)),
+    CONSTRAINT audit_events_outcome_check CHECK ((outcome ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
+    CONSTRAINT audit_events_prev_hash_check CHECK ((length(prev_hash) = 32)),
+    CONSTRAINT audit_events_reason_check CHECK ((reason ~ '^[a-z][a-z0-9_.]{0,63}$'::text))
+);
+
+ALTER TABLE ONLY public.audit_events FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.audit_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.data_keys (
+    municipality_code character(6) NOT NULL,
+    wrapped_key bytea NOT NULL,
+    master_key_id bytea NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    rewrapped_at timestamp with time zone,
+    CONSTRAINT data_keys_master_key_id_check CHECK ((length(master_key_id) = 8)),
+    CONSTRAINT data_keys_wrapped_key_check CHECK ((length(wrapped_key) = 61))
+);
+
+ALTER TABLE ONLY public.data_keys FORCE ROW LEVEL SECURITY;
+
+CREATE TABLE public.issuances (
+    certificate_id character(12) NOT NULL,
+    municipality_code character(6) NOT NULL,
+    person_id bigint,
+    issued_at timestamp with time zone NOT NULL,
+    channel text NOT NULL,
+    kind text NOT NULL,
+    rid text NOT NULL,
+    kid text NOT NULL,
+    records_digest bytea NOT NULL,
+    passport_enc bytea,
+    copies smallint NOT NULL,
+    fee_yen integer NOT NULL,
+    voided_at timestamp with time zone,
+    void_reason text,
+    revoked_at timestamp with time zone,
+    revoke_reason text,
+    CONSTRAINT issuances_certificate_id_check CHECK ((certificate_id ~ '^[A-Z2-7]{12}$'::text)),
+    CONSTRAINT issuances_channel_check CHECK ((channel = ANY (ARRAY['app'::text, 'kiosk'::text, 'counter'::text]))),
+    CONSTRAINT issuances_check CHECK (((kind = 'abroad'::text) OR (passport_enc IS NULL))),
+    CONSTRAINT issuances_check1 CHECK (((voided_at IS NULL) = (void_reason IS NULL))),
+    CONSTRAINT issuances_check2 CHECK (((revoked_at IS NULL) = (revoke_reason IS NULL))),
+    CONSTRAINT issuances_copies_check CHECK (((copies >= 1) AND (copies <= 99))),
+    CONSTRAINT issuances_fee_yen_check CHECK (((fee_yen >= 0) AND (fee_yen <= 1000000))),
+    CONSTRAINT issuances_kid_check CHECK ((kid ~ '^[A-Za-z0-9_-]{1,128}$'::text)),
+    CONSTRAINT issuances_kind_check CHECK ((kind = ANY (ARRAY['domestic'::text, 'abroad'::text]))),
+    CONSTRAINT issuances_records_digest_check CHECK ((length(records_digest) = 32)),
+    CONSTRAINT issuances_revoke_reason_check CHECK ((revoke_reason ~ '^[a-z][a-z0-9_]{0,63}$'::text)),
+    CONSTRAINT issuances_rid_check CHECK ((rid ~ '^[A-Za-z0-9_-]{1,64}$'::text)),
+    CONSTRAINT issuances_void_reason_check CHECK ((void_reason ~ '^[a-z][a-z0-9_]{0,63}$'::text))
+);
+
+ALTER TABLE ONLY public.issuances FORCE ROW LEVEL SECURITY;
+
+CREATE TABLE public.municipalities (
+    code character(6) NOT NULL,
+    name_ja text NOT NULL,
+    name_en text NOT NULL,
+    app_enabled boolean DEFAULT true NOT NULL,
+    kiosk_enabled boolean DEFAULT false NOT NULL,
+    counter_enabled boolean DEFAULT true NOT NULL,
+    kiosk_fee_yen integer DEFAULT 120 NOT NULL,
+    kiosk_open time without time zone DEFAULT '06:30:00'::time without time zone NOT NULL,
+    kiosk_close time without time zone DEFAULT '23:00:00'::time without time zone NOT NULL,
+    CONSTRAINT municipalities_check CHECK ((kiosk_open < kiosk_close)),
+    CONSTRAINT municipalities_code_check CHECK ((code ~ '^[0-9]{6}$'::text)),
+    CONSTRAINT municipalities_kiosk_fee_yen_check CHECK (((kiosk_fee_yen >= 0) AND (kiosk_fee_yen <= 10000))),
+    CONSTRAINT municipalities_name_en_check CHECK (((length(name_en) >= 1) AND (length(name_en) <= 64))),
+    CONSTRAINT municipalities_name_ja_check CHECK (((length(name_ja) >= 1) AND (length(name_ja) <= 64)))
+);
+
+CREATE TABLE public.persons (
+    id bigint NOT NULL,
+    municipality_code character(6) NOT NULL,
+    address_number character varying(15) NOT NULL,
+    my_number_hmac bytea NOT NULL,
+    my_number_enc bytea NOT NULL,
+    ticket_number_enc bytea NOT NULL,
+    name_enc bytea NOT NULL,
+    birth_date_enc bytea NOT NULL,
+    sex_enc bytea NOT NULL,
+    status text NOT NULL,
+    row_digest bytea NOT NULL,
+    identity_digest bytea NOT NULL,
+    record_digest bytea NOT NULL,
+    record_version integer DEFAULT 1 NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    CONSTRAINT persons_address_number_check CHECK (((address_number)::text ~ '^[0-9]{1,15}$'::text)),
+    CONSTRAINT persons_identity_digest_check CHECK ((length(identity_digest) = 32)),
+    CONSTRAINT persons_my_number_hmac_check CHECK ((length(my_number_hmac) = 32)),
+    CONSTRAINT persons_record_digest_check CHECK ((length(record_digest) = 32)),
+    CONSTRAINT persons_row_digest_check CHECK ((length(row_digest) = 32)),
+    CONSTRAINT persons_status_check CHECK ((status = ANY (ARRAY['resident'::text, 'moved_out'::text, 'deceased'::text])))
+);
+
+ALTER TABLE ONLY public.persons FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE public.persons ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.persons_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.revocations (
+    certificate_id character(12) NOT NULL,
+    kid text NOT NULL,
+    rid text NOT NULL,
+    revoked_at timestamp with time zone NOT NULL
+);
+
+CREATE TABLE public.schema_migration (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.vaccinations (
+    person_id bigint NOT NULL,
+    municipality_code character(6) NOT NULL,
+    dose_number smallint NOT NULL,
+    vaccinated_on date NOT NULL,
+    product text NOT NULL,
+    lot_number text NOT NULL,
+    CONSTRAINT vaccinations_dose_number_check CHECK (((dose_number >= 1) AND (dose_number <= 99))),
+    CONSTRAINT vaccinations_lot_number_check CHECK ((lot_number ~ '^[A-Za-z0-9-]{1,20}$'::text)),
+    CONSTRAINT vaccinations_product_check CHECK ((product = ANY (ARRAY['COMIRNATY'::text, 'COMIRNATY_BIVALENT'::text, 'SPIKEVAX'::text, 'SPIKEVAX_BIVALENT'::text, 'VAXZEVRIA'::text, 'NUVAXOVID'::text, 'JCOVDEN'::text])))
+);
+
+ALTER TABLE ONLY public.vaccinations FORCE ROW LEVEL SECURITY;
+
+ALTER TABLE ONLY public.audit_checkpoints
+    ADD CONSTRAINT audit_checkpoints_pkey PRIMARY KEY (municipality_code);
+
+ALTER TABLE ONLY public.audit_events
+    ADD CONSTRAINT audit_events_municipality_code_seq_key UNIQUE (municipality_code, seq);
+
+ALTER TABLE ONLY public.audit_events
+    ADD CONSTRAINT audit_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.data_keys
+    ADD CONSTRAINT data_keys_pkey PRIMARY KEY (municipality_code);
+
+ALTER TABLE ONLY public.issuances
+    ADD CONSTRAINT issuances_pkey PRIMARY KEY (certificate_id);
+
+ALTER TABLE ONLY public.municipalities
+    ADD CONSTRAINT municipalities_pkey PRIMARY KEY (code);
+
+ALTER TABLE ONLY public.persons
+    ADD CONSTRAINT persons_id_municipality_code_key UNIQUE (id, municipality_code);
+
+ALTER TABLE ONLY public.persons
+    ADD CONSTRAINT persons_municipality_code_address_number_key UNIQUE (municipality_code, address_number);
+
+ALTER TABLE ONLY public.persons
+    ADD CONSTRAINT persons_municipality_code_my_number_hmac_key UNIQUE (municipality_code, my_number_hmac);
+
+ALTER TABLE ONLY public.persons
+    ADD CONSTRAINT persons_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.revocations
+    ADD CONSTRAINT revocations_pkey PRIMARY KEY (certificate_id);
+
+ALTER TABLE ONLY public.schema_migration
+    ADD CONSTRAINT schema_migration_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.vaccinations
+    ADD CONSTRAINT vaccinations_pkey PRIMARY KEY (person_id, dose_number);
+
+CREATE INDEX audit_events_purge ON public.audit_events USING btree (municipality_code, at);
+
+CREATE INDEX audit_events_unchained ON public.audit_events USING btree (municipality_code, id) WHERE (seq IS NULL);
+
+CREATE INDEX issuances_person ON public.issuances USING btree (person_id, issued_at);
+
+CREATE INDEX issuances_purge ON public.issuances USING btree (municipality_code, issued_at);
+
+CREATE INDEX revocations_kid ON public.revocations USING btree (kid, revoked_at);
+
+CREATE INDEX vaccinations_purge ON public.vaccinations USING btree (municipality_code, vaccinated_on);
+
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON public.audit_events FOR EACH ROW EXECUTE FUNCTION public.audit_events_guard();
+
+CREATE TRIGGER issuances_revoked AFTER UPDATE OF revoked_at ON public.issuances FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION public.issuances_publish_revocation();
+
+ALTER TABLE ONLY public.audit_checkpoints
+    ADD CONSTRAINT audit_checkpoints_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.audit_events
+    ADD CONSTRAINT audit_events_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.data_keys
+    ADD CONSTRAINT data_keys_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.issuances
+    ADD CONSTRAINT issuances_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.issuances
+    ADD CONSTRAINT issuances_person_id_municipality_code_fkey FOREIGN KEY (person_id, municipality_code) REFERENCES public.persons(id, municipality_code) ON DELETE SET NULL (person_id);
+
+ALTER TABLE ONLY public.persons
+    ADD CONSTRAINT persons_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.vaccinations
+    ADD CONSTRAINT vaccinations_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.vaccinations
+    ADD CONSTRAINT vaccinations_person_id_municipality_code_fkey FOREIGN KEY (person_id, municipality_code) REFERENCES public.persons(id, municipality_code) ON DELETE CASCADE;
+
+ALTER TABLE public.audit_checkpoints ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY audit_checkpoints_partition ON public.audit_checkpoints USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+ALTER TABLE public.audit_events ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY audit_events_partition ON public.audit_events USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+ALTER TABLE public.data_keys ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY data_keys_partition ON public.data_keys USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+ALTER TABLE public.issuances ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY issuances_partition ON public.issuances USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+ALTER TABLE public.persons ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY persons_partition ON public.persons USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+ALTER TABLE public.vaccinations ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY vaccinations_partition ON public.vaccinations USING ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar)) WITH CHECK ((municipality_code = (current_setting('vrs.municipality_code'::text, true))::bpchar));
+
+GRANT USAGE ON SCHEMA public TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.audit_checkpoints TO certsvc_app;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.audit_events TO certsvc_app;
+
+GRANT UPDATE(seq) ON TABLE public.audit_events TO certsvc_app;
+
+GRANT UPDATE(prev_hash) ON TABLE public.audit_events TO certsvc_app;
+
+GRANT UPDATE(hash) ON TABLE public.audit_events TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.data_keys TO certsvc_app;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(person_id) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(passport_enc) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(voided_at) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(void_reason) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(revoked_at) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(revoke_reason) ON TABLE public.issuances TO certsvc_app;
+
+GRANT SELECT ON TABLE public.municipalities TO certsvc_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.persons TO certsvc_app;
+
+GRANT SELECT,INSERT,DELETE ON TABLE public.revocations TO certsvc_app;
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.vaccinations TO certsvc_app;

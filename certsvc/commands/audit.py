@@ -1,20 +1,59 @@
-"""`certsvc audit`: Verify the audit hash chain of a municipality."""
+"""`certsvc audit`: Link and verify the audit hash chain of a municipality."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import sys
 from typing import Any
+
+import asyncpg
+
+from certsvc.settings import load_settings
+from vrs_client import AuditChainReport, VrsError, chain_audit_events, verify_audit_chain
 
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
-        "audit", help="Verify the audit hash chain of a municipality."
+        "audit", help="Link and verify the audit hash chain of a municipality."
     )
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    actions = parser.add_subparsers(dest="audit_action", required=True, metavar="ACTION")
+    verify = actions.add_parser("verify", help="verify the chain (exit 0 intact, 1 broken)")
+    verify.add_argument("municipality", help="municipality code (6 digits)")
+    chain = actions.add_parser("chain", help="link the rows written since the last run")
+    chain.add_argument("municipality", help="municipality code (6 digits)")
     parser.set_defaults(run=run)
 
 
+async def _audit(args: argparse.Namespace) -> AuditChainReport | int:
+    settings = load_settings(os.environ, mode="production", required={"database_url"})
+    if settings.database_url is None:
+        raise RuntimeError("load_settings returned without a required setting")
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        if args.audit_action == "chain":
+            return await chain_audit_events(conn, municipality_code=args.municipality)
+        return await verify_audit_chain(conn, municipality_code=args.municipality)
+    finally:
+        await conn.close()
+
+
 def run(args: argparse.Namespace) -> int:
-    print("certsvc audit: not available yet", file=sys.stderr)
-    return 2
+    try:
+        result = asyncio.run(_audit(args))
+    except VrsError as exc:
+        print(f"certsvc audit: {exc.code.value}", file=sys.stderr)
+        return 2
+    if isinstance(result, int):
+        print(f"linked {result} audit events")
+        return 0
+    if result.ok:
+        print(
+            f"audit chain of {result.municipality_code}: intact ({result.checked} rows checked,"
+            f" {result.unchained} not linked yet)"
+        )
+        return 0
+    problem = result.problem.value if result.problem else "unknown"
+    print(f"audit chain of {result.municipality_code}: BROKEN ({problem} at seq {result.at_seq})")
+    return 1

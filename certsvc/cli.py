@@ -23,6 +23,8 @@ _COMMAND_MODULES = (
     "export",
     "audit",
     "rekey",
+    "app_client",
+    "kiosk_sim",
 )
 
 

@@ -16,11 +16,13 @@ import asyncio
 import base64
 import os
 import secrets
+import shlex
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -32,11 +34,20 @@ from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
 from certsvc.server import ListenerSpec, free_port, serve_until_stopped
 from certsvc.settings import Settings, env_name, load_settings, mask_url, settings_to_env
-from vrs_client import apply_migrations
+from certsvc.synthetic import ResidentEntry, create_world, issue_cards
+from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
+from vrs_client.synthetic import (
+    SyntheticResident,
+    generate_residents,
+    seed_municipalities,
+    write_csv_files,
+)
 
 DEMO_ISSUER = "https://demo.certsvc.invalid/issuer"
 DEMO_TERMS_VERSION = "2026-04-01"
 DEMO_DATABASE = "certsvc"
+DEMO_RESIDENTS = 3000
+DEMO_SEED = 2026
 
 
 def _b64(n: int = 32) -> str:
@@ -57,12 +68,56 @@ async def _ensure_database(server_url: str, database: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> list[str]:
-    conn = await asyncpg.connect(url)
+async def _migrate_and_load(
+    settings: Settings, residents: list[SyntheticResident], directory: Path
+) -> None:
+    """Migrations, the demo municipalities and the synthetic residents (idempotent: a restart on
+    the same database changes nothing)."""
+    if settings.database_url is None or settings.master_key is None or settings.lookup_key is None:
+        raise RuntimeError("the demo needs a database URL and keys")
+    persons, vaccinations = directory / "persons.csv", directory / "vaccinations.csv"
+    write_csv_files(residents, persons, vaccinations)
+    conn = await asyncpg.connect(settings.database_url)
     try:
-        return await apply_migrations(conn)
+        await apply_migrations(conn)
+        await seed_municipalities(conn)
+        await import_files(
+            conn,
+            KeyRing(master_key=settings.master_key, lookup_key=settings.lookup_key),
+            persons=persons,
+            vaccinations=vaccinations,
+            now=datetime.now(UTC),
+            write_reports=False,
+        )
     finally:
         await conn.close()
+        persons.unlink(missing_ok=True)
+        vaccinations.unlink(missing_ok=True)
+
+
+def _card_holders(residents: list[SyntheticResident]) -> list[SyntheticResident]:
+    """The residents who get a ready-made card: two residents each of Amagasaki and Chiyoda,
+    someone who moved out, someone deceased, and one each of Sapporo (no kiosk) and Kyoto (no
+    app) — enough to see every answer."""
+    chosen: list[SyntheticResident] = []
+
+    def pick(code: str | None, status: PersonStatus, count: int) -> None:
+        found = [
+            r
+            for r in residents
+            if (code is None or r.municipality_code == code)
+            and r.status is status
+            and r not in chosen
+        ]
+        chosen.extend(found[:count])
+
+    pick("282022", PersonStatus.RESIDENT, 2)
+    pick("131016", PersonStatus.RESIDENT, 2)
+    pick(None, PersonStatus.MOVED_OUT, 1)
+    pick(None, PersonStatus.DECEASED, 1)
+    pick("011002", PersonStatus.RESIDENT, 1)
+    pick("261009", PersonStatus.RESIDENT, 1)
+    return chosen
 
 
 def _generated_defaults(demo_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
@@ -72,22 +127,34 @@ def _generated_defaults(demo_dir: Path, environ: Mapping[str, str]) -> dict[str,
         "lookup_key": _b64(),
         "kiosk_session_key": _b64(),
         "shc_issuer": DEMO_ISSUER,
-        "key_dir": str(demo_dir / "keys"),
         "terms_version": DEMO_TERMS_VERSION,
     }
     return {env_name(k): v for k, v in generated.items() if env_name(k) not in environ}
 
 
 def write_demo_env(path: Path, settings: Settings) -> None:
-    """Write every `CERTSVC_*` value of `settings` to `path` with mode 0600."""
-    lines = [f"{name}={value}" for name, value in sorted(settings_to_env(settings).items())]
+    """Write every `CERTSVC_*` value of `settings` to `path` with mode 0600, quoted for the
+    shell (`set -a; . demo.env; set +a`)."""
+    env = settings_to_env(settings, include_defaults=True)
+    lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write("\n".join(lines) + "\n")
 
 
-def _banner(settings: Settings, demo_dir: Path, base_url: str, started: float, out: TextIO) -> None:
+def _banner(
+    settings: Settings,
+    *,
+    demo_dir: Path,
+    base_url: str,
+    started: float,
+    entries: list[ResidentEntry],
+    out: TextIO,
+) -> None:
     db = mask_url(settings.database_url or "")
+    cards = "\n".join(
+        f"    {e.card:<34} {e.municipality_code} {e.status:<9} {e.doses} doses" for e in entries
+    )
     print(
         f"""
 certsvc demo is running ({time.monotonic() - started:.1f} s to start).
@@ -97,14 +164,17 @@ certsvc demo is running ({time.monotonic() - started:.1f} s to start).
   redis URL:       {settings.redis_url}
   demo directory: {demo_dir}
 
-Try:
+Ready-made My Number cards (synthetic J-LIS hierarchy; see residents.json):
+{cards}
+
+Try, in another shell:
+  .venv/bin/certsvc app-client --demo-dir {demo_dir}
+  .venv/bin/certsvc app-client --demo-dir {demo_dir} --kind abroad
+  set -a; . {demo_dir}/demo.env; set +a; .venv/bin/certsvc verify {demo_dir}/out/*.png
   curl {base_url}/ready
   curl {base_url}/v1/municipalities
   curl {base_url}/issuer/.well-known/jwks.json
-  open {base_url}/schema for the API
-
-Use the demo's settings in another shell:
-  set -a; . {demo_dir}/demo.env; set +a
+  open {base_url}/schema/swagger for the API
 
 Stop with Ctrl-C.""",
         file=out,
@@ -132,14 +202,15 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         if stores.redis is not None:
             env["CERTSVC_REDIS_URL"] = stores.redis.url
         env.update(_generated_defaults(demo_dir, env))
+        world = create_world(demo_dir, now=datetime.now(UTC), environ=env)
+        env.update({k: v for k, v in world.env().items() if k not in environ})
         if "CERTSVC_PORT" not in env:
             env["CERTSVC_PORT"] = str(free_port(env.get("CERTSVC_HOST", "127.0.0.1"), 8000))
         settings = load_settings(env, mode="demo")
         configure_logging(settings.log_level)
-        database_url = settings.database_url
-        if database_url is None:  # set just above or by the user
-            raise RuntimeError("no database URL")
-        await _migrate(database_url)
+        residents = generate_residents(DEMO_RESIDENTS, municipalities=10, seed=DEMO_SEED)
+        await _migrate_and_load(settings, residents, demo_dir)
+        entries = issue_cards(world, _card_holders(residents), today=datetime.now(UTC).date())
         write_demo_env(demo_dir / "demo.env", settings)
 
         app = create_app(settings)
@@ -148,7 +219,14 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         await serve_until_stopped(
             specs,
             log_level="WARNING",
-            on_started=lambda: _banner(settings, demo_dir, base_url, started, out),
+            on_started=lambda: _banner(
+                settings,
+                demo_dir=demo_dir,
+                base_url=base_url,
+                started=started,
+                entries=entries,
+                out=out,
+            ),
         )
     finally:
         stores.stop()

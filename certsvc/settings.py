@@ -203,7 +203,13 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
     unknown = set(settings.jlis_hierarchies) - HIERARCHIES
     if unknown or not settings.jlis_hierarchies:
         raise SettingsError("CERTSVC_JLIS_HIERARCHIES must list production, test and/or synthetic")
-    if settings.mode == "production" and set(settings.jlis_hierarchies) != {"production"}:
+    # A production process that verifies cards (serve) accepts only the production hierarchy;
+    # admin commands that verify no card (keys, verify, import) are not bound by it.
+    if (
+        settings.mode == "production"
+        and "jlis_trust_file" in required
+        and set(settings.jlis_hierarchies) != {"production"}
+    ):
         raise SettingsError(
             "CERTSVC_JLIS_HIERARCHIES: production accepts only the production J-LIS hierarchy"
         )
@@ -251,13 +257,14 @@ def load_settings(
     return settings
 
 
-def settings_to_env(settings: Settings) -> dict[str, str]:
-    """The `CERTSVC_*` variables that reproduce `settings` (secrets included: for `demo.env`)."""
+def settings_to_env(settings: Settings, *, include_defaults: bool = False) -> dict[str, str]:
+    """The `CERTSVC_*` variables that reproduce `settings` (secrets included: for `demo.env`).
+    Settings at their default are left out unless `include_defaults`."""
     out: dict[str, str] = {}
     defaults = Settings()
     for field in _ENV_FIELDS:
         value = getattr(settings, field)
-        if value is None or value == getattr(defaults, field):
+        if value is None or (not include_defaults and value == getattr(defaults, field)):
             continue
         if isinstance(value, bytes):
             out[env_name(field)] = base64.b64encode(value).decode()

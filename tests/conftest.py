@@ -8,8 +8,12 @@ flushed between tests, so never point them at a server that holds anything of va
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -17,7 +21,15 @@ import pytest
 import redis.asyncio as redis_asyncio
 
 from certsvc.embedded import EmbeddedStores
-from vrs_client import apply_migrations
+from certsvc.settings import Settings, load_settings
+from certsvc.synthetic import ResidentEntry, World, create_world, issue_cards
+from vrs_client import KeyRing, apply_migrations, import_files
+from vrs_client.synthetic import (
+    SyntheticResident,
+    generate_residents,
+    seed_municipalities,
+    write_csv_files,
+)
 
 TEST_DATABASE = "certsvc_test"
 
@@ -110,3 +122,84 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis_asyncio.Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+# --- a synthetic deployment: keys, J-LIS trust, attestation authority, residents, cards --------
+
+WORLD_NOW = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+"""The fixed "now" of tests that use the world (10:00 JST, inside kiosk hours)."""
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """Keys, a synthetic J-LIS hierarchy and an attestation authority, made once per session."""
+    return create_world(tmp_path_factory.mktemp("world"), now=WORLD_NOW)
+
+
+@pytest.fixture(scope="session")
+def residents() -> list[SyntheticResident]:
+    """24 synthetic residents, 3 in each of the first 8 demo municipalities (Amagasaki and
+    Chiyoda offer every channel; Sapporo no kiosk; Kyoto no app)."""
+    return generate_residents(24, municipalities=8, seed=7)
+
+
+@pytest.fixture(scope="session")
+def resident_entries(world: World, residents: list[SyntheticResident]) -> dict[str, ResidentEntry]:
+    """A card and passport lines for every resident, keyed by address number."""
+    entries = issue_cards(world, residents, today=WORLD_NOW.date())
+    return {e.address_number: e for e in entries}
+
+
+@pytest.fixture(scope="session")
+def master_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture(scope="session")
+def lookup_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture
+def world_settings(
+    db_url: str, redis_url: str, world: World, master_key: bytes, lookup_key: bytes
+) -> Settings:
+    """Settings of a service running on the session's stores and the synthetic world."""
+    env = {
+        **world.env(),
+        "CERTSVC_DATABASE_URL": db_url,
+        "CERTSVC_REDIS_URL": redis_url,
+        "CERTSVC_MASTER_KEY": base64.b64encode(master_key).decode(),
+        "CERTSVC_LOOKUP_KEY": base64.b64encode(lookup_key).decode(),
+        "CERTSVC_SHC_ISSUER": "https://demo.certsvc.invalid/issuer",
+        "CERTSVC_TERMS_VERSION": "2026-04-01",
+        "CERTSVC_DB_POOL_MIN": "1",
+        "CERTSVC_DB_POOL_MAX": "8",
+    }
+    return load_settings(env, mode="test")
+
+
+@pytest.fixture
+async def loaded_db(
+    db: asyncpg.Pool,
+    residents: list[SyntheticResident],
+    master_key: bytes,
+    lookup_key: bytes,
+    tmp_path: Path,
+) -> asyncpg.Pool:
+    """The session database, emptied, with the demo municipalities and the 24 residents."""
+    persons, vaccinations = tmp_path / "persons.csv", tmp_path / "vaccinations.csv"
+    write_csv_files(residents, persons, vaccinations)
+    async with db.acquire() as conn:
+        await seed_municipalities(conn)
+        result = await import_files(
+            conn,
+            KeyRing(master_key=master_key, lookup_key=lookup_key),
+            persons=persons,
+            vaccinations=vaccinations,
+            now=WORLD_NOW,
+            write_reports=False,
+        )
+    if result.summary.persons_rejected or result.summary.vaccinations_rejected:
+        raise RuntimeError("the synthetic residents did not import cleanly")
+    return db

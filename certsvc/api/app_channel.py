@@ -17,6 +17,7 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import RawBody
 
 import signing
 from certsvc.api import wire
@@ -162,7 +163,7 @@ def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
     "With `Accept: application/smart-health-card` the answer is a `.smart-health-card` file.",
 )
 async def create_certificates(
-    request: Request[Any, Any, Any], state: State, body: bytes
+    request: Request[Any, Any, Any], state: State, body: RawBody
 ) -> Response[Any]:
     resources = _resources(state)
     settings = resources.settings

@@ -14,6 +14,7 @@ import msgspec
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
 
 from certsvc.errors import Problem
 from certsvc.resources import Resources
@@ -110,7 +111,7 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
         tags=["public"],
         summary="SMART Health Card revocation list of one key",
     )
-    async def crl(state: State, filename: str) -> Response[Any]:
+    async def crl(state: State, filename: FromPath[str]) -> Response[Any]:
         resources = _resources(state)
         # A path parameter is a whole segment: `<kid>.json`.
         kid = filename.removesuffix(".json")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
-from mrz import parse_td3
+from mrz import Correction, parse_td3
 from mrz._repair import clean_line, fix_line1, fix_line2, is_candidate, repair_lookalikes
 
 TODAY = date(2026, 11, 27)
@@ -18,8 +19,8 @@ SPECIMEN = (
 )
 
 
-def _fields(corrections: list[object]) -> list[tuple[str, int, int, str, str]]:
-    return [(c.field, c.line, c.position, c.from_, c.to) for c in corrections]  # type: ignore[attr-defined]
+def _fields(corrections: Sequence[Correction]) -> list[tuple[str, int, int, str, str]]:
+    return [(c.field, c.line, c.position, c.from_, c.to) for c in corrections]
 
 
 def test_clean_line_maps_filler_lookalikes_and_homoglyphs() -> None:

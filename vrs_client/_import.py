@@ -294,7 +294,7 @@ WITH inserted AS (
         identity_digest, record_digest, created_at, updated_at)
     SELECT s.municipality_code, s.address_number, s.my_number_hmac, s.my_number_enc,
         s.ticket_number_enc, s.name_enc, s.birth_date_enc, s.sex_enc, s.status, s.row_digest,
-        s.identity_digest, sha256(s.identity_digest), $2, $2
+        s.identity_digest, record_digest(s.identity_digest, '{}'), $2, $2
     FROM vrs_stage_persons s
     WHERE s.municipality_code = $1
       AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.address_number = s.address_number)
@@ -337,9 +337,15 @@ SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FR
 _q_refresh_record_digests = """
 UPDATE persons p SET record_digest = d.digest, record_version = p.record_version + 1,
     updated_at = $1
-FROM (SELECT t.person_id, person_record_digest(t.person_id, q.identity_digest) AS digest
-      FROM vrs_touched t JOIN persons q ON q.id = t.person_id) d
-WHERE p.id = d.person_id AND p.record_digest <> d.digest
+FROM (
+    SELECT q.id, record_digest(q.identity_digest,
+               array_agg(vaccination_line(v.dose_number, v.vaccinated_on, v.product, v.lot_number)
+                         ORDER BY v.dose_number) FILTER (WHERE v.person_id IS NOT NULL)) AS digest
+    FROM vrs_touched t JOIN persons q ON q.id = t.person_id
+    LEFT JOIN vaccinations v ON v.person_id = q.id
+    GROUP BY q.id, q.identity_digest
+) d
+WHERE p.id = d.id AND p.record_digest <> d.digest
 """
 _q_revoke_corrected = """
 WITH revoked AS (

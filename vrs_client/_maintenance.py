@@ -36,9 +36,16 @@ SELECT count(*), coalesce(array_agg(DISTINCT person_id), '{}') FROM gone
 """
 # Not an update of the person's data: updated_at stays, so the person can be purged once empty.
 _q_refresh_record_digests = """
-UPDATE persons SET record_digest = person_record_digest(id, identity_digest),
-    record_version = record_version + 1
-WHERE id = ANY($1::bigint[])
+UPDATE persons p SET record_digest = d.digest, record_version = p.record_version + 1
+FROM (
+    SELECT q.id, record_digest(q.identity_digest,
+               array_agg(vaccination_line(v.dose_number, v.vaccinated_on, v.product, v.lot_number)
+                         ORDER BY v.dose_number) FILTER (WHERE v.person_id IS NOT NULL)) AS digest
+    FROM persons q LEFT JOIN vaccinations v ON v.person_id = q.id
+    WHERE q.id = ANY($1::bigint[])
+    GROUP BY q.id, q.identity_digest
+) d
+WHERE p.id = d.id
 """
 _q_purge_issuances = """
 WITH gone AS (DELETE FROM issuances WHERE issued_at < $1 RETURNING 1) SELECT count(*) FROM gone

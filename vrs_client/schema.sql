@@ -28,13 +28,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.person_record_digest(p_person_id bigint, p_identity_digest bytea) RETURNS bytea
+CREATE FUNCTION public.record_digest(p_identity_digest bytea, p_lines text[]) RETURNS bytea
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT sha256(p_identity_digest
+                  || convert_to(coalesce(array_to_string(p_lines, E'\n'), ''), 'UTF8'))
+$$;
+
+CREATE FUNCTION public.vaccination_line(p_dose smallint, p_on date, p_product text, p_lot text) RETURNS text
     LANGUAGE sql STABLE
     AS $$
-    SELECT sha256(p_identity_digest || convert_to(coalesce(string_agg(
-               v.dose_number::text || '|' || to_char(v.vaccinated_on, 'YYYY-MM-DD') || '|'
-               || v.product || '|' || v.lot_number, E'\n' ORDER BY v.dose_number), ''), 'UTF8'))
-    FROM vaccinations v WHERE v.person_id = p_person_id
+    SELECT p_dose::text || '|' || to_char(p_on, 'YYYY-MM-DD') || '|' || p_product || '|' || p_lot
 $$;
 
 CREATE TABLE public.audit_checkpoints (

@@ -47,7 +47,7 @@ CREATE TABLE persons (
     row_digest         bytea NOT NULL CHECK (length(row_digest) = 32),
     -- Keyed digest of the items a certificate shows about the person (name, birth date, sex).
     identity_digest    bytea NOT NULL CHECK (length(identity_digest) = 32),
-    -- SHA-256 of identity_digest and the vaccination rows (person_record_digest below): what a
+    -- SHA-256 of identity_digest and the vaccination rows (record_digest below): what a
     -- certificate was made from. Changes whenever those change; record_version counts changes.
     record_digest      bytea NOT NULL CHECK (length(record_digest) = 32),
     record_version     integer NOT NULL DEFAULT 1,
@@ -181,14 +181,18 @@ CREATE TABLE audit_checkpoints (
     purged_hash          bytea NOT NULL DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'
 );
 
--- What a certificate is made from: the identity items' digest and the doses, canonically.
--- SECURITY INVOKER: it reads vaccinations under the caller's row-level security.
-CREATE FUNCTION person_record_digest(p_person_id bigint, p_identity_digest bytea) RETURNS bytea
-LANGUAGE sql STABLE AS $$
-    SELECT sha256(p_identity_digest || convert_to(coalesce(string_agg(
-               v.dose_number::text || '|' || to_char(v.vaccinated_on, 'YYYY-MM-DD') || '|'
-               || v.product || '|' || v.lot_number, E'\n' ORDER BY v.dose_number), ''), 'UTF8'))
-    FROM vaccinations v WHERE v.person_id = p_person_id
+-- What a certificate is made from: the identity items' digest and the doses, canonically
+-- (one line per dose, in dose order). Callers aggregate the lines set-based:
+--   record_digest(p.identity_digest,
+--                 array_agg(vaccination_line(v.*) ORDER BY v.dose_number) FILTER (...))
+CREATE FUNCTION vaccination_line(p_dose smallint, p_on date, p_product text, p_lot text)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT p_dose::text || '|' || to_char(p_on, 'YYYY-MM-DD') || '|' || p_product || '|' || p_lot
+$$;
+CREATE FUNCTION record_digest(p_identity_digest bytea, p_lines text[]) RETURNS bytea
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT sha256(p_identity_digest
+                  || convert_to(coalesce(array_to_string(p_lines, E'\n'), ''), 'UTF8'))
 $$;
 
 -- Partition per municipality (DESIGN §6): enabled and forced, so the table owner is bound too.

@@ -20,6 +20,7 @@ from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
 from certsvc.logs import current_request_id
+from vrs_client import VrsError, VrsErrorCode
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://certsvc.invalid/problems/"
@@ -133,6 +134,12 @@ def _on_dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[b
     return problem_response(Problem("DEPENDENCY_UNAVAILABLE", headers={"Retry-After": "5"}))
 
 
+def _on_store_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, VrsError) and exc.code is VrsErrorCode.STORE_UNAVAILABLE:
+        return _on_dependency_down(request, exc)
+    return _on_unexpected(request, exc)
+
+
 def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if is_dependency_failure(exc):
         return _on_dependency_down(_, exc)
@@ -171,6 +178,7 @@ def exception_handlers() -> ExceptionHandlersMap:
     return {
         Problem: _on_problem,
         HTTPException: _on_http_exception,
+        VrsError: _on_store_error,
         **dict.fromkeys(_DEPENDENCY_ERRORS, _on_dependency_down),
         Exception: _on_unexpected,
     }

@@ -1,8 +1,7 @@
-"""Fixtures for HTTP tests: settings on the session's real stores and a client of the app."""
+"""Fixtures for HTTP tests: a client of the app on the session's real stores."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -16,24 +15,8 @@ from certsvc.settings import Settings
 
 
 @pytest.fixture
-def settings(db_url: str, redis_url: str) -> Settings:
-    return Settings(
-        mode="test",
-        database_url=db_url,
-        redis_url=redis_url,
-        master_key=secrets.token_bytes(32),
-        lookup_key=secrets.token_bytes(32),
-        terms_version="2026-04-01",
-        shc_issuer="https://demo.certsvc.invalid/issuer",
-        jlis_hierarchies=("synthetic",),
-        db_pool_min=1,
-        db_pool_max=4,
-    )
-
-
-@pytest.fixture
 async def client(
-    settings: Settings, db: asyncpg.Pool, redis_client: redis_asyncio.Redis
+    world_settings: Settings, db: asyncpg.Pool, redis_client: redis_asyncio.Redis
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=create_app(settings)) as test_client:
+    async with AsyncTestClient(app=create_app(world_settings)) as test_client:
         yield test_client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -49,7 +50,7 @@ async def test_ready_not_ready_when_redis_stops_then_recovers(
 
 
 async def test_ready_not_ready_when_postgres_stops_then_recovers(
-    client: AsyncTestClient[Litestar], embedded: EmbeddedStores | None
+    client: AsyncTestClient[Litestar], embedded: EmbeddedStores | None, db: asyncpg.Pool
 ) -> None:
     stores = _needs_embedded(embedded, "postgres")
     assert stores.postgres is not None
@@ -60,6 +61,7 @@ async def test_ready_not_ready_when_postgres_stops_then_recovers(
         assert response.json()["failing"] == ["postgres"]
     finally:
         stores.postgres.resume()
+        await db.expire_connections()  # the session pool's connections were cut by the restart
     response = await client.get("/ready")
     assert response.status_code == 200
 

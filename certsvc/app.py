@@ -21,6 +21,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.types import Message, Receive, Scope, Send
 
 from certsvc import api, health
+from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import exception_handlers
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
 from certsvc.resources import Clock, Resources, system_clock
@@ -108,8 +109,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         pool = await open_pool(settings)
         redis = open_redis(settings)
         try:
-            app.state.resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
-            yield
+            resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
+            app.state.resources = resources
+            async with audit_chainer(resources.store):
+                yield
         finally:
             await redis.aclose()
             await pool.close()

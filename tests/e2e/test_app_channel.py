@@ -531,3 +531,31 @@ async def test_fifty_parallel_issuances_for_different_people(
     assert [r.status_code for r in responses] == [201] * 50
     ids = {r.json()["certificates"][0]["certificate_id"] for r in responses}
     assert len(ids) == 50
+
+
+async def test_issuances_are_audited_and_the_chain_verifies(
+    app_client: AsyncTestClient[Litestar],
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+    loaded_db: asyncpg.Pool,
+    world_settings: Any,
+) -> None:
+    from certsvc.audit_chainer import chain_all
+    from vrs_client import VrsStore, verify_audit_chain
+
+    for nth in (0, 1):
+        entry = resident(resident_entries, nth=nth)
+        assert (
+            await request_certificate(app_client, world, entry, now=WORLD_NOW)
+        ).status_code == 201
+    store = VrsStore(
+        loaded_db, master_key=world_settings.master_key, lookup_key=world_settings.lookup_key
+    )
+    await chain_all(store)
+    async with loaded_db.acquire() as conn:
+        report = await verify_audit_chain(conn, municipality_code=AMAGASAKI)
+        rows = await conn.fetch("SELECT actor, action, outcome FROM audit_events")
+    assert report.ok
+    assert report.unchained == 0
+    assert report.checked >= 2
+    assert {tuple(r) for r in rows} >= {(f"app:{world.app_id}", "issue.app.domestic", "issued")}

@@ -1,0 +1,316 @@
+"""End-to-end issuances per second through HTTP, beside the same server's POST echo of a 2 KB
+body, measured in one run (issue 7's benchmark).
+
+    .venv/bin/python bench/bench_app.py [--workers 2] [--connections 64] [--seconds 10]
+
+Starts embedded PostgreSQL and Redis, a synthetic world (keys, J-LIS, attestation authority),
+loads residents with cards, starts uvicorn with N workers, pre-builds one complete request per
+issuance (each its own challenge, card signature and attestation token: the client's RSA work is
+done before the clock starts), then drives the server with wrk (Debian package `wrk`) and prints
+throughput and latency. Load generator and server share this machine's cores. Prints figures;
+asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import msgspec
+from cryptography.hazmat.primitives.asymmetric import rsa
+from litestar import Litestar, post
+
+from certsvc.app import create_app
+from certsvc.embedded import EmbeddedStores
+from certsvc.server import free_port
+from certsvc.settings import load_settings
+from certsvc.synthetic import card_json, create_world
+from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
+from vrs_client.synthetic import generate_residents, seed_municipalities, write_csv_files
+
+_WRK_SCRIPT = """
+local bodies = {}
+local n = 0
+local threads = {}
+local counter = 0
+local nthreads = 1
+-- `id` is the per-thread global that setup() sets with thread:set; never shadow it here.
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  nthreads = tonumber(args[2])
+  for line in io.lines(args[1]) do n = n + 1; bodies[n] = line end
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+function request()
+  local i = (counter * nthreads + id) % n + 1
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
+
+
+class Echo(msgspec.Struct):
+    data: str
+
+
+@post("/echo", status_code=200)
+async def echo(data: Echo) -> Echo:
+    return data
+
+
+def echo_app() -> Litestar:
+    """The baseline: the same server, a POST that decodes 2 KB into a Struct and sends it back."""
+    return Litestar(route_handlers=[echo], logging_config=None)
+
+
+def bench_app() -> Litestar:
+    """`uvicorn --factory` entry of the benchmark's workers (settings from the environment)."""
+    return create_app(load_settings(os.environ, mode="test"))
+
+
+def _wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str, float]:
+    script = body_file.with_suffix(".lua")
+    script.write_text(_WRK_SCRIPT)
+    threads = 2
+    wrk = shutil.which("wrk") or "wrk"
+    out = subprocess.run(  # noqa: S603
+        [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+            "--",
+            str(body_file),
+            str(threads),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+    def latency(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if m is None:
+            return float("nan")
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m[2]]
+        return float(m[1]) * scale
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {
+        "rps": float(rps[1]) if rps else float("nan"),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "requests": float(total[1]) if total else 0.0,
+        "errors": float(non2xx[1]) if non2xx else 0.0,
+    }
+
+
+def _serve(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=0.5)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+async def _load(settings_env: dict[str, str], world_dir: Path, residents: Any) -> None:
+    persons, vaccinations = world_dir / "p.csv", world_dir / "v.csv"
+    write_csv_files(residents, persons, vaccinations)
+    conn = await asyncpg.connect(settings_env["CERTSVC_DATABASE_URL"])
+    try:
+        await apply_migrations(conn)
+        await seed_municipalities(conn)
+        await import_files(
+            conn,
+            KeyRing(
+                master_key=base64.b64decode(settings_env["CERTSVC_MASTER_KEY"]),
+                lookup_key=base64.b64decode(settings_env["CERTSVC_LOOKUP_KEY"]),
+            ),
+            persons=persons,
+            vaccinations=vaccinations,
+            now=datetime.now(UTC),
+            write_reports=False,
+        )
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=12000, help="pre-built issuances")
+    parser.add_argument("--residents", type=int, default=3000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench_app needs wrk (apt-get install wrk)")
+
+    root = Path(tempfile.mkdtemp(prefix="certsvc-bench-"))
+    with EmbeddedStores() as stores:
+        assert stores.postgres is not None
+        assert stores.redis is not None
+        now = datetime.now(UTC)
+        world = create_world(root / "world", now=now)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("CERTSVC_")},
+            **world.env(),
+            "CERTSVC_DATABASE_URL": stores.postgres.url,
+            "CERTSVC_REDIS_URL": stores.redis.url,
+            "CERTSVC_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CERTSVC_LOOKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CERTSVC_SHC_ISSUER": "https://demo.certsvc.invalid/issuer",
+            "CERTSVC_TERMS_VERSION": "bench",
+            "CERTSVC_RATE_PERSON_PER_HOUR": "100000",
+            "CERTSVC_RATE_CLIENT_PER_MINUTE": "100000000",
+            "CERTSVC_LOG_LEVEL": "WARNING",
+            "CERTSVC_DB_POOL_MIN": "4",
+            "CERTSVC_DB_POOL_MAX": "24",
+        }
+        residents = [
+            r
+            for r in generate_residents(args.residents, municipalities=2, seed=11)
+            if r.status is PersonStatus.RESIDENT
+        ]
+        asyncio.run(_load(env, root, residents))
+        jlis = world.jlis()
+        authority = world.authority()
+        card_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        cards = [
+            jlis.issue_card(
+                my_number=r.my_number,
+                family_name=r.family_name,
+                given_name=r.given_name,
+                birth_date=r.birth_date,
+                sex=r.sex,
+                address="兵庫県尼崎市",
+                card_key=card_key,
+            )
+            for r in residents[:1000]
+        ]
+        port = free_port()
+        server = _serve("bench.bench_app:bench_app", port, args.workers, env)
+        try:
+            body_file = root / "bodies.jsonl"
+            t0 = time.perf_counter()
+            with (
+                httpx.Client(base_url=f"http://127.0.0.1:{port}") as http,
+                body_file.open("w") as f,
+            ):
+                for i in range(args.requests):
+                    r, card = residents[i % len(cards)], cards[i % len(cards)]
+                    ch = http.post("/v1/app/challenges").json()
+                    nonce = base64.urlsafe_b64decode(ch["nonce"] + "=" * (-len(ch["nonce"]) % 4))
+                    body = {
+                        "terms_version": "bench",
+                        "challenge_id": ch["challenge_id"],
+                        "attestation": authority.mint(
+                            nonce=ch["nonce"],
+                            audience=world.audience,
+                            app_id=world.app_id,
+                            app_version=world.app_version,
+                            now=datetime.now(UTC),
+                        ),
+                        "card": card_json(card, card.sign_challenge(nonce)),
+                        "municipality_code": r.municipality_code,
+                        "kind": "domestic",
+                    }
+                    f.write(json.dumps(body) + "\n")
+            print(f"pre-built {args.requests} requests in {time.perf_counter() - t0:.1f} s")
+            issue = _wrk(
+                f"http://127.0.0.1:{port}/v1/app/certificates",
+                body_file,
+                args.connections,
+                args.seconds,
+            )
+        finally:
+            server.terminate()
+            server.wait()
+        echo_file = root / "echo.jsonl"
+        echo_file.write_text(json.dumps({"data": "x" * 2000}) + "\n")
+        port = free_port()
+        server = _serve("bench.bench_app:echo_app", port, args.workers, env)
+        try:
+            baseline = _wrk(
+                f"http://127.0.0.1:{port}/echo", echo_file, args.connections, args.seconds
+            )
+        finally:
+            server.terminate()
+            server.wait()
+    shutil.rmtree(root, ignore_errors=True)
+
+    print(
+        f"uvicorn (uvloop, httptools), {args.workers} workers, wrk {args.connections} "
+        f"connections, {args.seconds} s each, load generator on the same 2 cores"
+    )
+    print(
+        f"  issuances (domestic)  {issue['rps']:8.0f} /s   p50 {issue['p50_ms']:6.1f} ms   "
+        f"p99 {issue['p99_ms']:6.1f} ms   non-2xx {issue['errors']:.0f} of {issue['requests']:.0f}"
+    )
+    print(
+        f"  POST echo 2 KB        {baseline['rps']:8.0f} /s   p50 {baseline['p50_ms']:6.1f} ms   "
+        f"p99 {baseline['p99_ms']:6.1f} ms"
+    )
+    print(f"  ratio issuance / echo {issue['rps'] / baseline['rps']:.3f}")
+    if issue["requests"] > args.requests:
+        print(
+            "  note: wrk sent more requests than were pre-built; the extra ones replayed "
+            "challenges and count as non-2xx"
+        )
+
+
+if __name__ == "__main__":
+    main()

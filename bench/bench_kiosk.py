@@ -1,0 +1,214 @@
+"""Kiosk sessions per second end to end: start → card verified → preview → confirm (issuance
+recorded, PDF rendered) → print reported, through the adapter's HTTP app.
+
+    .venv/bin/python bench/bench_kiosk.py [--sessions 200] [--concurrency 1,4,16]
+
+Starts embedded PostgreSQL and Redis, a synthetic world and residents with cards, and drives
+the kiosk app in process (Litestar's AsyncTestClient: no TLS, no sockets — the figures are the
+adapter, the use case, the stores and the PDF, not the mTLS listener). The clock is fixed at
+12:00 JST so the service hours never close the bench. Beside it: the PDF rendering alone, on the
+same machine in the same run. Prints figures; asserts nothing.
+
+Reading the figures: a session costs about one PDF (~0.1 s of CPU, one rendering thread per
+process), so one process carries ~8-10 sessions/s. The test client handles one request at a
+time (p50 latency x concurrency exceeds the elapsed time), so the concurrency rows show no
+overlap; scale-out is worker processes behind the center's link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+from cryptography.hazmat.primitives.asymmetric import rsa
+from litestar.testing import AsyncTestClient
+
+import signing
+from certsvc.commands.kiosk_sim import run_kiosk_session
+from certsvc.embedded import EmbeddedStores
+from certsvc.printout import render_certificate_pdf
+from certsvc.settings import load_settings
+from certsvc.synthetic import create_world
+from kiosk_adapter import create_kiosk_app
+from signing.synthetic import SyntheticCard
+from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
+from vrs_client.synthetic import (
+    SyntheticResident,
+    generate_residents,
+    seed_municipalities,
+    write_csv_files,
+)
+
+
+async def _load(env: dict[str, str], root: Path, residents: list[SyntheticResident]) -> None:
+    persons, vaccinations = root / "p.csv", root / "v.csv"
+    write_csv_files(residents, persons, vaccinations)
+    conn = await asyncpg.connect(env["CERTSVC_DATABASE_URL"])
+    try:
+        await apply_migrations(conn)
+        await seed_municipalities(conn)
+        await import_files(
+            conn,
+            KeyRing(
+                master_key=base64.b64decode(env["CERTSVC_MASTER_KEY"]),
+                lookup_key=base64.b64decode(env["CERTSVC_LOOKUP_KEY"]),
+            ),
+            persons=persons,
+            vaccinations=vaccinations,
+            now=datetime.now(UTC),
+            write_reports=False,
+        )
+    finally:
+        await conn.close()
+
+
+async def _drive(
+    env: dict[str, str],
+    cards: list[tuple[SyntheticResident, SyntheticCard]],
+    *,
+    sessions: int,
+    concurrencies: list[int],
+    now: datetime,
+) -> None:
+    settings = load_settings(env, mode="test")
+    app = create_kiosk_app(settings, clock=lambda: now)
+    async with AsyncTestClient(app=app, timeout=60) as client:
+        # warm-up: fonts, pools, the first PDF
+        resident, card = cards[0]
+        await run_kiosk_session(client, card=card, municipality_code=resident.municipality_code)
+        for concurrency in concurrencies:
+            queue: asyncio.Queue[int] = asyncio.Queue()
+            for i in range(sessions):
+                queue.put_nowait(i)
+            latencies: list[float] = []
+
+            async def worker(queue: asyncio.Queue[int], latencies: list[float]) -> None:
+                while True:
+                    try:
+                        i = queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        return
+                    resident, card = cards[i % len(cards)]
+                    started = time.perf_counter()
+                    result = await run_kiosk_session(
+                        client, card=card, municipality_code=resident.municipality_code
+                    )
+                    latencies.append(time.perf_counter() - started)
+                    if result.state != "COMPLETED":
+                        raise RuntimeError(result.state)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(worker(queue, latencies) for _ in range(concurrency)))
+            elapsed = time.perf_counter() - t0
+            latencies.sort()
+            p50 = latencies[len(latencies) // 2] * 1000
+            p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+            print(
+                f"kiosk sessions, concurrency {concurrency:>3}: {sessions / elapsed:7.1f} /s "
+                f"(p50 {p50:6.0f} ms, p95 {p95:6.0f} ms; {sessions} sessions, 1 copy, domestic)"
+            )
+
+
+def _pdf_rate(world_key_dir: Path, now: datetime) -> None:
+    keys = signing.FileKeyStore(world_key_dir)
+    keys.load()
+    from datetime import date
+
+    cert = signing.Certificate(
+        certificate_id="ABCDEFGH2345",
+        issued_at=now,
+        kind="domestic",
+        holder=signing.Holder(family_name="山田", given_name="太郎", birth_date=date(1980, 1, 2)),
+        doses=tuple(
+            signing.Dose(number=n, date=date(2021, 6, n), product="COMIRNATY", lot="FF1234")
+            for n in range(1, 4)
+        ),
+        municipality=signing.Municipality(
+            code="282022", name_ja="尼崎市", name_en="Amagasaki City"
+        ),
+        rid=None,
+    )
+    jws = signing.sign_shc(
+        cert,
+        issuer="https://demo.certsvc.invalid/issuer",
+        signer=keys.shc_signer(),
+        vaccination_authority="MHLW_Gov_of_JAPAN",
+    )
+    texts = [signing.shc_qr_text(j) for j in jws]
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < 3:
+        render_certificate_pdf(cert, shc_qr_texts=texts)
+        n += 1
+    rate = n / (time.perf_counter() - t0)
+    print(f"PDF rendering alone (domestic, 3 doses, 1 thread): {rate:7.1f} /s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--concurrency", default="1,8")
+    parser.add_argument("--residents", type=int, default=400)
+    args = parser.parse_args()
+    concurrencies = [int(c) for c in args.concurrency.split(",")]
+
+    root = Path(tempfile.mkdtemp(prefix="certsvc-bench-kiosk-"))
+    today = datetime.now(UTC).astimezone().date()
+    # 12:00 JST today: inside the kiosk hours whatever the wall clock says
+    now = datetime(today.year, today.month, today.day, 3, 0, tzinfo=UTC)
+    with EmbeddedStores() as stores:
+        if stores.postgres is None or stores.redis is None:
+            raise RuntimeError("embedded stores did not start")
+        world = create_world(root / "world", now=now - timedelta(days=1))
+        env = {
+            **world.env(),
+            "CERTSVC_DATABASE_URL": stores.postgres.url,
+            "CERTSVC_REDIS_URL": stores.redis.url,
+            "CERTSVC_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CERTSVC_LOOKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CERTSVC_KIOSK_SESSION_KEY": base64.b64encode(os.urandom(32)).decode(),
+            "CERTSVC_SHC_ISSUER": "https://demo.certsvc.invalid/issuer",
+            "CERTSVC_TERMS_VERSION": "bench",
+            "CERTSVC_RATE_PERSON_PER_HOUR": "100000",
+            "CERTSVC_LOG_LEVEL": "WARNING",
+            "CERTSVC_DB_POOL_MIN": "4",
+            "CERTSVC_DB_POOL_MAX": "24",
+        }
+        residents = [
+            r
+            for r in generate_residents(args.residents, municipalities=2, seed=11)
+            if r.status is PersonStatus.RESIDENT
+        ]
+        asyncio.run(_load(env, root, residents))
+        jlis = world.jlis()
+        card_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        cards = [
+            (
+                r,
+                jlis.issue_card(
+                    my_number=r.my_number,
+                    family_name=r.family_name,
+                    given_name=r.given_name,
+                    birth_date=r.birth_date,
+                    sex=r.sex,
+                    address="兵庫県尼崎市",
+                    card_key=card_key,
+                ),
+            )
+            for r in residents[:200]
+        ]
+        print(f"{os.cpu_count()} CPUs; in-process ASGI client (no TLS); client work included")
+        _pdf_rate(world.key_dir, now)
+        asyncio.run(
+            _drive(env, cards, sessions=args.sessions, concurrencies=concurrencies, now=now)
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -23,7 +23,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,6 +34,7 @@ import asyncpg
 from certsvc.app import create_app
 from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
+from certsvc.resources import system_clock
 from certsvc.server import ListenerSpec, free_port, serve_until_stopped
 from certsvc.settings import Settings, env_name, load_settings, mask_url, settings_to_env
 from certsvc.synthetic import ResidentEntry, create_world, issue_cards
@@ -120,6 +123,11 @@ def _card_holders(residents: list[SyntheticResident]) -> list[SyntheticResident]
     return chosen
 
 
+def _listener_plugins() -> list[ModuleType]:
+    """Modules registered under the `certsvc.listeners` entry point (the kiosk adapter)."""
+    return [ep.load() for ep in entry_points(group="certsvc.listeners")]
+
+
 def _generated_defaults(demo_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """Values for the unset settings (secrets, issuer, key directory, terms)."""
     generated = {
@@ -149,6 +157,7 @@ def _banner(
     base_url: str,
     started: float,
     entries: list[ResidentEntry],
+    extra: str,
     out: TextIO,
 ) -> None:
     db = mask_url(settings.database_url or "")
@@ -163,6 +172,7 @@ certsvc demo is running ({time.monotonic() - started:.1f} s to start).
   database URL:    {db}
   redis URL:       {settings.redis_url}
   demo directory: {demo_dir}
+{extra}
 
 Ready-made My Number cards (synthetic J-LIS hierarchy; see residents.json):
 {cards}
@@ -204,6 +214,9 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         env.update(_generated_defaults(demo_dir, env))
         world = create_world(demo_dir, now=datetime.now(UTC), environ=env)
         env.update({k: v for k, v in world.env().items() if k not in environ})
+        plugins = _listener_plugins()
+        for plugin in plugins:
+            env.update(plugin.prepare(demo_dir, env))
         if "CERTSVC_PORT" not in env:
             env["CERTSVC_PORT"] = str(free_port(env.get("CERTSVC_HOST", "127.0.0.1"), 8000))
         settings = load_settings(env, mode="demo")
@@ -216,6 +229,11 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         app = create_app(settings)
         base_url = f"http://{settings.host}:{settings.port}"
         specs = [ListenerSpec(app, host=settings.host, port=settings.port, name="api")]
+        extra_lines = []
+        for plugin in plugins:
+            spec, lines = plugin.listener(settings, demo_dir, system_clock)
+            specs.append(spec)
+            extra_lines.append(lines)
         await serve_until_stopped(
             specs,
             log_level="WARNING",
@@ -225,6 +243,7 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
                 base_url=base_url,
                 started=started,
                 entries=entries,
+                extra="\n".join(extra_lines),
                 out=out,
             ),
         )

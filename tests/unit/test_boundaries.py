@@ -1,0 +1,56 @@
+"""DESIGN §2's import rules, checked on the source: the libraries import no other project
+package; certsvc never imports kiosk_adapter; only certsvc and kiosk_adapter import litestar;
+only vrs_client (and certsvc/db/) imports asyncpg for data; only certsvc imports redis."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = ("certsvc", "kiosk_adapter", "signing", "mrz", "vrs_client")
+
+# (package, what it must not import)
+RULES = [
+    ("signing", {"certsvc", "kiosk_adapter", "mrz", "vrs_client", "litestar", "redis", "asyncpg"}),
+    ("mrz", {"certsvc", "kiosk_adapter", "signing", "vrs_client", "litestar", "redis", "asyncpg"}),
+    ("vrs_client", {"certsvc", "kiosk_adapter", "signing", "mrz", "litestar", "redis"}),
+    ("certsvc", {"kiosk_adapter"}),
+    ("kiosk_adapter", set()),
+]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(("package", "forbidden"), RULES)
+def test_package_imports_respect_the_design(package: str, forbidden: set[str]) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden)
+        for path in (ROOT / package).rglob("*.py")
+        if _imports(path) & forbidden
+    }
+    assert offenders == {}
+
+
+def test_only_the_store_talks_to_postgresql_about_data() -> None:
+    # certsvc uses asyncpg only to open the pool and run migrations/imports through vrs_client.
+    allowed = {"certsvc/app.py", "certsvc/resources.py", "certsvc/demo.py", "certsvc/errors.py"}
+    users = {
+        str(path.relative_to(ROOT))
+        for package in ("certsvc", "kiosk_adapter")
+        for path in (ROOT / package).rglob("*.py")
+        if "asyncpg" in _imports(path)
+    }
+    commands = {u for u in users if u.startswith("certsvc/commands/")}
+    assert users - allowed - commands == set()

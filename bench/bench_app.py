@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import re
@@ -86,11 +87,42 @@ def bench_app() -> Litestar:
     return create_app(load_settings(os.environ, mode="test"))
 
 
-def _wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str, float]:
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the API server (its whole process tree), PostgreSQL, Redis,
+    and this process's finished children (wrk)."""
+    import resource
+
+    import psutil
+
+    out = {"api": 0.0, "postgres": 0.0, "redis": 0.0}
+    server = psutil.Process(server_pid)
+    for proc in [server, *server.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = proc.cpu_times()
+            out["api"] += t.user + t.system
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            t = proc.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if proc.info["name"] == "postgres":
+            out["postgres"] += t.user + t.system
+        elif "valkey-server" in cmd or "redis-server" in cmd:
+            out["redis"] += t.user + t.system
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out["wrk"] = children.ru_utime + children.ru_stime
+    return out
+
+
+def _wrk(
+    url: str, body_file: Path, connections: int, seconds: int, server_pid: int
+) -> dict[str, float]:
     script = body_file.with_suffix(".lua")
     script.write_text(_WRK_SCRIPT)
     threads = 2
     wrk = shutil.which("wrk") or "wrk"
+    cpu_before = _cpu_seconds(server_pid)
     out = subprocess.run(  # noqa: S603
         [
             wrk,
@@ -117,6 +149,7 @@ def _wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str,
         scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m[2]]
         return float(m[1]) * scale
 
+    cpu_after = _cpu_seconds(server_pid)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -126,6 +159,7 @@ def _wrk(url: str, body_file: Path, connections: int, seconds: int) -> dict[str,
         "p99_ms": latency("99"),
         "requests": float(total[1]) if total else 0.0,
         "errors": float(non2xx[1]) if non2xx else 0.0,
+        **{f"cpu_{k}": cpu_after[k] - cpu_before[k] for k in cpu_before},
     }
 
 
@@ -195,6 +229,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--requests", type=int, default=12000, help="pre-built issuances")
     parser.add_argument("--residents", type=int, default=3000)
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="record the issuance run with py-spy (pip install py-spy) into this file "
+        "(collapsed stacks; use --workers 1)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench_app needs wrk (apt-get install wrk)")
@@ -244,6 +284,7 @@ def main() -> None:
         port = free_port()
         server = _serve("bench.bench_app:bench_app", port, args.workers, env)
         try:
+            spy: subprocess.Popen[bytes] | None = None
             body_file = root / "bodies.jsonl"
             t0 = time.perf_counter()
             with (
@@ -270,13 +311,35 @@ def main() -> None:
                     }
                     f.write(json.dumps(body) + "\n")
             print(f"pre-built {args.requests} requests in {time.perf_counter() - t0:.1f} s")
+            if args.profile is not None:
+                spy = subprocess.Popen(  # noqa: S603
+                    [
+                        shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                        "record",
+                        "--pid",
+                        str(server.pid),
+                        "--subprocesses",
+                        "--duration",
+                        str(args.seconds),
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(args.profile),
+                        "--nonblocking",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             issue = _wrk(
                 f"http://127.0.0.1:{port}/v1/app/certificates",
                 body_file,
                 args.connections,
                 args.seconds,
+                server.pid,
             )
         finally:
+            if spy is not None:
+                spy.wait()
             server.terminate()
             server.wait()
         echo_file = root / "echo.jsonl"
@@ -285,7 +348,11 @@ def main() -> None:
         server = _serve("bench.bench_app:echo_app", port, args.workers, env)
         try:
             baseline = _wrk(
-                f"http://127.0.0.1:{port}/echo", echo_file, args.connections, args.seconds
+                f"http://127.0.0.1:{port}/echo",
+                echo_file,
+                args.connections,
+                args.seconds,
+                server.pid,
             )
         finally:
             server.terminate()
@@ -305,6 +372,13 @@ def main() -> None:
         f"p99 {baseline['p99_ms']:6.1f} ms"
     )
     print(f"  ratio issuance / echo {issue['rps'] / baseline['rps']:.3f}")
+    done = max(issue["requests"] - issue["errors"], 1.0)
+    parts = {k: issue[f"cpu_{k}"] / done * 1000 for k in ("api", "postgres", "redis", "wrk")}
+    print(
+        "  CPU per issuance      "
+        + "   ".join(f"{k} {v:.2f} ms" for k, v in parts.items())
+        + f"   total {sum(parts.values()):.2f} ms of the machine's 2 cores"
+    )
     if issue["requests"] > args.requests:
         print(
             "  note: wrk sent more requests than were pre-built; the extra ones replayed "

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from vrs_client import VrsError, VrsStore, chain_audit_events
+from vrs_client import VrsStore, chain_audit_events
 
 _log = logging.getLogger("certsvc.audit")
 CHAIN_INTERVAL_S = 5.0
@@ -31,7 +31,7 @@ async def _run(store: VrsStore, interval: float) -> None:
     while True:
         try:
             await chain_all(store)
-        except (VrsError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 — a round may fail in any way (a store restarting); the next round retries
             _log.warning("audit chaining failed this round: %s", type(exc).__name__)
         await asyncio.sleep(interval)
 
@@ -46,5 +46,9 @@ async def audit_chainer(
         yield
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 — shutting down: report, never block the exit
+            _log.warning("audit chainer stopped with %s", type(exc).__name__)

@@ -31,6 +31,7 @@ import msgspec
 
 import mrz
 import signing
+from certsvc.municipalities import MunicipalityDirectory
 from vrs_client import (
     AuditEvent,
     Channel,
@@ -199,8 +200,10 @@ class IssuanceServices:
         lookup_key: bytes,
         person_limiter: PersonLimiter | None = None,
         mrz_test_mode: bool = False,
+        municipality_ttl_s: float = 30.0,
     ) -> None:
         self.store = store
+        self.municipalities = MunicipalityDirectory(store, ttl_s=municipality_ttl_s)
         self.keys = keys
         self.trust = trust
         self.shc_issuer = shc_issuer
@@ -497,7 +500,7 @@ async def issue_certificates(
             return Refused(code=RefusalCode.PERSON_RATE_LIMITED, retry_after_s=wait)
 
     # (3) municipality and channel
-    municipality = await services.store.get_municipality(command.municipality_code)
+    municipality = await services.municipalities.get(command.municipality_code)
     if municipality is None:
         return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
     if not channel_offered(municipality, command.channel):
@@ -566,7 +569,7 @@ async def preview_issuance(
         wait = await services.person_limiter(services.person_key(holder.my_number))
         if wait is not None:
             return Refused(code=RefusalCode.PERSON_RATE_LIMITED, retry_after_s=wait)
-    municipality = await services.store.get_municipality(command.municipality_code)
+    municipality = await services.municipalities.get(command.municipality_code)
     if municipality is None:
         return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
     if not channel_offered(municipality, command.channel):
@@ -614,7 +617,7 @@ async def reprint_certificate(
     history (deterministic ECDSA, the recorded `issued_at` as `nbf`). Refused when the issuance
     was voided or revoked, the signing key has rotated since, or the records have been corrected
     since (DESIGN §1.2 step 7). The issuance must be that person's. Nothing is written."""
-    municipality = await services.store.get_municipality(municipality_code)
+    municipality = await services.municipalities.get(municipality_code)
     if municipality is None:
         return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
     async with services.store.scoped(municipality.code) as tx:

@@ -89,4 +89,6 @@ class Resources:
             lookup_key=lookup_key,
             person_limiter=self.person_limiter.hit,
             mrz_test_mode=settings.mode == "test",
+            # Tests change municipalities between requests and expect to see it at once.
+            municipality_ttl_s=0.0 if settings.mode == "test" else 30.0,
         )

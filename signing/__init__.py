@@ -4,11 +4,6 @@ A library: it knows nothing of HTTP, Redis or the VRS store. Every error derives
 `SigningError` and carries a stable `code`.
 """
 
-from signing._errors import SigningError
-
-__all__: list[str] = ["SigningError"]
-
-# --- card and attestation (issue 4) ---
 from signing._attestation import (
     AttestationClaims,
     AttestationError,
@@ -23,27 +18,7 @@ from signing._card import (
     my_number_check_digit,
     verify_card,
 )
-from signing._trust import TrustAnchor, TrustStore, TrustStoreError, load_trust_store
-
-__all__ += [
-    "AttestationClaims",
-    "AttestationError",
-    "AttestationKeySet",
-    "CardEvidence",
-    "CardHolder",
-    "CardVerificationError",
-    "TrustAnchor",
-    "TrustStore",
-    "TrustStoreError",
-    "is_valid_my_number",
-    "load_trust_store",
-    "my_number_check_digit",
-    "verify_attestation",
-    "verify_card",
-]
-# --- end card and attestation ---
-
-# --- certificates, keys, QR (issue 5) ---
+from signing._errors import SigningError
 from signing._keystore import FileKeyStore, KeyStore, KeyStoreError
 from signing._qr import (
     DecodedQr,
@@ -67,6 +42,7 @@ from signing._shc import (
     shc_qr_to_jws,
     sign_shc,
 )
+from signing._trust import TrustAnchor, TrustStore, TrustStoreError, load_trust_store
 from signing._vdsnc import (
     VdsncError,
     VdsncSigner,
@@ -97,9 +73,15 @@ from signing.certificate import (
     new_certificate_id,
 )
 
-__all__ += [
+__all__ = [
     "MAX_JWS_CHARS",
     "PRODUCTS",
+    "AttestationClaims",
+    "AttestationError",
+    "AttestationKeySet",
+    "CardEvidence",
+    "CardHolder",
+    "CardVerificationError",
     "Certificate",
     "CertificateError",
     "DecodedQr",
@@ -117,17 +99,24 @@ __all__ += [
     "ShcError",
     "ShcReport",
     "ShcSigner",
+    "SigningError",
+    "TrustAnchor",
+    "TrustStore",
+    "TrustStoreError",
     "VdsncError",
     "VdsncReport",
     "VdsncSigner",
     "VerifyError",
     "compute_rid",
     "decode_qr_image",
+    "is_valid_my_number",
     "issue_barcode_signer",
     "issue_csca",
     "issue_csca_crl",
     "jwk_thumbprint",
+    "load_trust_store",
     "mrz_name",
+    "my_number_check_digit",
     "new_certificate_id",
     "public_jwk",
     "qr_png",
@@ -140,7 +129,8 @@ __all__ += [
     "sign_shc",
     "sign_vdsnc",
     "vdsnc_qr_symbol",
+    "verify_attestation",
+    "verify_card",
     "verify_shc_jws",
     "verify_vdsnc",
 ]
-# --- end certificates, keys, QR ---

@@ -54,7 +54,7 @@ def _resources(state: State) -> Resources:
 
 @get("/v1/municipalities", tags=["public"], summary="Municipalities served and their channels")
 async def list_municipalities(state: State) -> Response[MunicipalitiesOut]:
-    rows = await _resources(state).store.list_municipalities()
+    rows = await _resources(state).services.municipalities.all()
     body = MunicipalitiesOut(
         municipalities=[
             MunicipalityOut(

@@ -52,7 +52,7 @@ class Person:
         )
 
 
-def _jpn(family: str, given: str, number: str, birth: date, sex: str, expiry: date) -> Person:  # noqa: PLR0917 - a table row
+def _jpn(family: str, given: str, number: str, birth: date, sex: str, expiry: date) -> Person:
     return Person(
         issuing_state="JPN",
         family_name=family,

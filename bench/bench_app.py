@@ -1,7 +1,7 @@
 """End-to-end issuances per second through HTTP, beside the same server's POST echo of a 2 KB
 body, measured in one run (issue 7's benchmark).
 
-    .venv/bin/python bench/bench_app.py [--workers 2] [--connections 64] [--seconds 10]
+    .venv/bin/python -m bench.bench_app [--workers 2] [--connections 64] [--seconds 10]
 
 Starts embedded PostgreSQL and Redis, a synthetic world (keys, J-LIS, attestation authority),
 loads residents with cards, starts uvicorn with N workers, pre-builds one complete request per
@@ -27,21 +27,17 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import asyncpg
 import httpx
 import msgspec
-from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar import Litestar, post
 
+from bench._deployment import bench_env, bench_residents, cards_for, load_residents
 from certsvc.app import create_app
 from certsvc.embedded import EmbeddedStores
 from certsvc.server import free_port
 from certsvc.settings import load_settings
 from certsvc.synthetic import card_json, create_world
-from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
-from vrs_client.synthetic import generate_residents, seed_municipalities, write_csv_files
 
 _WRK_SCRIPT = """
 local bodies = {}
@@ -200,28 +196,6 @@ def _serve(target: str, port: int, workers: int, env: dict[str, str]) -> subproc
     raise RuntimeError("the server did not start")
 
 
-async def _load(settings_env: dict[str, str], world_dir: Path, residents: Any) -> None:
-    persons, vaccinations = world_dir / "p.csv", world_dir / "v.csv"
-    write_csv_files(residents, persons, vaccinations)
-    conn = await asyncpg.connect(settings_env["CERTSVC_DATABASE_URL"])
-    try:
-        await apply_migrations(conn)
-        await seed_municipalities(conn)
-        await import_files(
-            conn,
-            KeyRing(
-                master_key=base64.b64decode(settings_env["CERTSVC_MASTER_KEY"]),
-                lookup_key=base64.b64decode(settings_env["CERTSVC_LOOKUP_KEY"]),
-            ),
-            persons=persons,
-            vaccinations=vaccinations,
-            now=datetime.now(UTC),
-            write_reports=False,
-        )
-    finally:
-        await conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
@@ -247,40 +221,12 @@ def main() -> None:
         world = create_world(root / "world", now=now)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("CERTSVC_")},
-            **world.env(),
-            "CERTSVC_DATABASE_URL": stores.postgres.url,
-            "CERTSVC_REDIS_URL": stores.redis.url,
-            "CERTSVC_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "CERTSVC_LOOKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "CERTSVC_SHC_ISSUER": "https://demo.certsvc.invalid/issuer",
-            "CERTSVC_TERMS_VERSION": "bench",
-            "CERTSVC_RATE_PERSON_PER_HOUR": "100000",
-            "CERTSVC_RATE_CLIENT_PER_MINUTE": "100000000",
-            "CERTSVC_LOG_LEVEL": "WARNING",
-            "CERTSVC_DB_POOL_MIN": "4",
-            "CERTSVC_DB_POOL_MAX": "24",
+            **bench_env(stores, world),
         }
-        residents = [
-            r
-            for r in generate_residents(args.residents, municipalities=2, seed=11)
-            if r.status is PersonStatus.RESIDENT
-        ]
-        asyncio.run(_load(env, root, residents))
-        jlis = world.jlis()
+        residents = bench_residents(args.residents)
+        asyncio.run(load_residents(env, root, residents))
         authority = world.authority()
-        card_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        cards = [
-            jlis.issue_card(
-                my_number=r.my_number,
-                family_name=r.family_name,
-                given_name=r.given_name,
-                birth_date=r.birth_date,
-                sex=r.sex,
-                address="兵庫県尼崎市",
-                card_key=card_key,
-            )
-            for r in residents[:1000]
-        ]
+        cards = cards_for(world, residents[:1000])
         port = free_port()
         server = _serve("bench.bench_app:bench_app", port, args.workers, env)
         try:

@@ -1,6 +1,6 @@
 """Card verification throughput on one core, beside the raw cost of its four RSA verifications.
 
-Run: .venv/bin/python bench/bench_card.py [seconds per measurement, default 2]
+Run: .venv/bin/python -m bench.bench_card [seconds per measurement, default 2]
 
 Prints full `verify_card` calls per second, the same for the four RSA-2048 PKCS#1 v1.5 / SHA-256
 verifications it cannot avoid (EF0004 by the anchor, EF0003 and EF0007 by the signer, the

@@ -1,6 +1,6 @@
 """Certificates signed per second beside the primitives' floor, and PDFs per second.
 
-Run: .venv/bin/python bench/bench_certificates.py   (prints figures; asserts nothing)
+Run: .venv/bin/python -m bench.bench_certificates   (prints figures; asserts nothing)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Kiosk sessions per second end to end: start → card verified → preview → confirm (issuance
 recorded, PDF rendered) → print reported, through the adapter's HTTP app.
 
-    .venv/bin/python bench/bench_kiosk.py [--sessions 200] [--concurrency 1,4,16]
+    .venv/bin/python -m bench.bench_kiosk [--sessions 200] [--concurrency 1,4,16]
 
 Starts embedded PostgreSQL and Redis, a synthetic world and residents with cards, and drives
 the kiosk app in process (Litestar's AsyncTestClient: no TLS, no sockets — the figures are the
@@ -26,11 +26,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import asyncpg
-from cryptography.hazmat.primitives.asymmetric import rsa
 from litestar.testing import AsyncTestClient
 
 import signing
+from bench._deployment import bench_env, bench_residents, cards_for, load_residents
 from certsvc.commands.kiosk_sim import run_kiosk_session
 from certsvc.embedded import EmbeddedStores
 from certsvc.printout import render_certificate_pdf
@@ -38,35 +37,9 @@ from certsvc.settings import load_settings
 from certsvc.synthetic import create_world
 from kiosk_adapter import create_kiosk_app
 from signing.synthetic import SyntheticCard
-from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
 from vrs_client.synthetic import (
     SyntheticResident,
-    generate_residents,
-    seed_municipalities,
-    write_csv_files,
 )
-
-
-async def _load(env: dict[str, str], root: Path, residents: list[SyntheticResident]) -> None:
-    persons, vaccinations = root / "p.csv", root / "v.csv"
-    write_csv_files(residents, persons, vaccinations)
-    conn = await asyncpg.connect(env["CERTSVC_DATABASE_URL"])
-    try:
-        await apply_migrations(conn)
-        await seed_municipalities(conn)
-        await import_files(
-            conn,
-            KeyRing(
-                master_key=base64.b64decode(env["CERTSVC_MASTER_KEY"]),
-                lookup_key=base64.b64decode(env["CERTSVC_LOOKUP_KEY"]),
-            ),
-            persons=persons,
-            vaccinations=vaccinations,
-            now=datetime.now(UTC),
-            write_reports=False,
-        )
-    finally:
-        await conn.close()
 
 
 async def _drive(
@@ -166,43 +139,14 @@ def main() -> None:
         if stores.postgres is None or stores.redis is None:
             raise RuntimeError("embedded stores did not start")
         world = create_world(root / "world", now=now - timedelta(days=1))
-        env = {
-            **world.env(),
-            "CERTSVC_DATABASE_URL": stores.postgres.url,
-            "CERTSVC_REDIS_URL": stores.redis.url,
-            "CERTSVC_MASTER_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "CERTSVC_LOOKUP_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "CERTSVC_KIOSK_SESSION_KEY": base64.b64encode(os.urandom(32)).decode(),
-            "CERTSVC_SHC_ISSUER": "https://demo.certsvc.invalid/issuer",
-            "CERTSVC_TERMS_VERSION": "bench",
-            "CERTSVC_RATE_PERSON_PER_HOUR": "100000",
-            "CERTSVC_LOG_LEVEL": "WARNING",
-            "CERTSVC_DB_POOL_MIN": "4",
-            "CERTSVC_DB_POOL_MAX": "24",
-        }
-        residents = [
-            r
-            for r in generate_residents(args.residents, municipalities=2, seed=11)
-            if r.status is PersonStatus.RESIDENT
-        ]
-        asyncio.run(_load(env, root, residents))
-        jlis = world.jlis()
-        card_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        cards = [
-            (
-                r,
-                jlis.issue_card(
-                    my_number=r.my_number,
-                    family_name=r.family_name,
-                    given_name=r.given_name,
-                    birth_date=r.birth_date,
-                    sex=r.sex,
-                    address="兵庫県尼崎市",
-                    card_key=card_key,
-                ),
-            )
-            for r in residents[:200]
-        ]
+        env = bench_env(
+            stores,
+            world,
+            CERTSVC_KIOSK_SESSION_KEY=base64.b64encode(os.urandom(32)).decode(),
+        )
+        residents = bench_residents(args.residents)
+        asyncio.run(load_residents(env, root, residents))
+        cards = list(zip(residents[:200], cards_for(world, residents[:200]), strict=True))
         print(f"{os.cpu_count()} CPUs; in-process ASGI client (no TLS); client work included")
         _pdf_rate(world.key_dir, now)
         asyncio.run(

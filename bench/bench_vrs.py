@@ -1,6 +1,6 @@
 """Benchmark of the VRS store: import throughput and person lookup latency.
 
-    .venv/bin/python bench/bench_vrs.py --persons 100000
+    .venv/bin/python -m bench.bench_vrs --persons 100000
 
 Prints, asserts nothing. Uses CERTSVC_DATABASE_URL's server when set (a database `certsvc_bench`
 is dropped and recreated there), otherwise starts an embedded PostgreSQL.

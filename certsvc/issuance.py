@@ -381,6 +381,29 @@ async def _find_person(tx: VrsTransaction, holder: _Holder) -> Person | None:
     return None
 
 
+async def _admit(
+    command: IssueCommand, services: IssuanceServices, now: datetime
+) -> tuple[_Holder, Municipality] | Refused:
+    """Steps (1)–(3): who it is, whether they may ask again now, and whether the municipality
+    serves them through this channel."""
+    # (1) identity
+    holder = _identify(command.identity, services, now)
+    if isinstance(holder, Refused):
+        return holder
+    # (2) rate limit per person
+    if services.person_limiter is not None and holder.my_number is not None:
+        wait = await services.person_limiter(services.person_key(holder.my_number))
+        if wait is not None:
+            return Refused(code=RefusalCode.PERSON_RATE_LIMITED, retry_after_s=wait)
+    # (3) municipality and channel
+    municipality = await services.municipalities.get(command.municipality_code)
+    if municipality is None:
+        return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
+    if not channel_offered(municipality, command.channel):
+        return Refused(code=RefusalCode.CHANNEL_NOT_OFFERED)
+    return holder, municipality
+
+
 _MAX_ID_DRAWS = 3
 
 
@@ -488,23 +511,11 @@ async def issue_certificates(
     issued_at = now.astimezone(UTC).replace(microsecond=0)
     today = now.astimezone(JST).date()
 
-    # (1) identity
-    holder = _identify(command.identity, services, now)
-    if isinstance(holder, Refused):
-        return holder
-
-    # (2) rate limit per person
-    if services.person_limiter is not None and holder.my_number is not None:
-        wait = await services.person_limiter(services.person_key(holder.my_number))
-        if wait is not None:
-            return Refused(code=RefusalCode.PERSON_RATE_LIMITED, retry_after_s=wait)
-
-    # (3) municipality and channel
-    municipality = await services.municipalities.get(command.municipality_code)
-    if municipality is None:
-        return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
-    if not channel_offered(municipality, command.channel):
-        return Refused(code=RefusalCode.CHANNEL_NOT_OFFERED)
+    # (1)–(3) identity, rate limit per person, municipality and channel
+    admitted = await _admit(command, services, now)
+    if isinstance(admitted, Refused):
+        return admitted
+    holder, municipality = admitted
 
     # (4) passport lines, before any database work
     parsed: mrz.Passport | None = None
@@ -562,18 +573,10 @@ async def preview_issuance(
     doses, and whether a certificate for use abroad is possible (kiosks: from the latest
     passport on record). Nothing is written."""
     today = now.astimezone(JST).date()
-    holder = _identify(command.identity, services, now)
-    if isinstance(holder, Refused):
-        return holder
-    if services.person_limiter is not None and holder.my_number is not None:
-        wait = await services.person_limiter(services.person_key(holder.my_number))
-        if wait is not None:
-            return Refused(code=RefusalCode.PERSON_RATE_LIMITED, retry_after_s=wait)
-    municipality = await services.municipalities.get(command.municipality_code)
-    if municipality is None:
-        return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
-    if not channel_offered(municipality, command.channel):
-        return Refused(code=RefusalCode.CHANNEL_NOT_OFFERED)
+    admitted = await _admit(command, services, now)
+    if isinstance(admitted, Refused):
+        return admitted
+    holder, municipality = admitted
     try:
         async with services.store.scoped(municipality.code) as tx:
             person = await _find_person(tx, holder)

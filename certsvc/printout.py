@@ -106,10 +106,22 @@ def _background(c: Canvas) -> None:
     c.setStrokeColorRGB(0.86, 0.9, 0.95)
     c.setLineWidth(0.25)
     for k in range(0, int(height), 9):
+        # A smooth curve through points every 18 pt (Catmull-Rom as cubic Béziers): a third of
+        # the segments that straight lines every 6 pt needed, for the same look.
+        xs = range(-18, int(width) + 37, 18)
+        pts = [(float(x), k + 4 * math.sin(x / 17 + k / 31)) for x in xs]
         path = c.beginPath()
-        path.moveTo(0, k)
-        for x in range(0, int(width) + 6, 6):
-            path.lineTo(x, k + 4 * math.sin(x / 17 + k / 31))
+        path.moveTo(*pts[1])
+        for i in range(1, len(pts) - 2):
+            (x0, y0), (x1, y1), (x2, y2), (x3, y3) = pts[i - 1 : i + 3]
+            path.curveTo(
+                x1 + (x2 - x0) / 6,
+                y1 + (y2 - y0) / 6,
+                x2 - (x3 - x1) / 6,
+                y2 - (y3 - y1) / 6,
+                x2,
+                y2,
+            )
         c.drawPath(path, stroke=1, fill=0)
     c.setFillColorRGB(0.93, 0.95, 0.98)
     c.setFont(_GOTHIC, 7)

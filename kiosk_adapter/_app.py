@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import functools
 import hashlib
 import hmac
@@ -31,6 +30,7 @@ from litestar.params import FromPath, RawBody
 
 import signing
 from certsvc.api.refusals import refusal_problem
+from certsvc.api.wire import decode_base64_field
 from certsvc.app import CertsvcApp, open_pool, open_redis
 from certsvc.errors import CodeInfo, Problem, exception_handlers, register_codes
 from certsvc.issuance import (
@@ -119,14 +119,6 @@ _decode_start = msgspec.json.Decoder(wire.StartRequest)
 _decode_preview = msgspec.json.Decoder(wire.PreviewRequest)
 _decode_confirm = msgspec.json.Decoder(wire.ConfirmRequest)
 _decode_print = msgspec.json.Decoder(wire.PrintResultRequest)
-
-
-def _b64(text: str) -> bytes:
-    try:
-        # RFC 4648 §4 with padding; validate=True refuses anything outside the alphabet.
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise Problem("BASE64_INVALID") from None
 
 
 def _b64url(data: bytes) -> str:
@@ -265,12 +257,12 @@ async def preview(
         raise _out_of_order(record)
     _claims(kiosk, session_id, payload.token, "started")
     evidence = signing.CardEvidence(
-        ef0001=_b64(payload.card.ef0001),
-        ef0002=_b64(payload.card.ef0002),
-        ef0003=_b64(payload.card.ef0003),
-        ef0004=_b64(payload.card.ef0004),
-        ef0007=_b64(payload.card.ef0007),
-        challenge_signature=_b64(payload.card.challenge_signature),
+        ef0001=decode_base64_field(payload.card.ef0001),
+        ef0002=decode_base64_field(payload.card.ef0002),
+        ef0003=decode_base64_field(payload.card.ef0003),
+        ef0004=decode_base64_field(payload.card.ef0004),
+        ef0007=decode_base64_field(payload.card.ef0007),
+        challenge_signature=decode_base64_field(payload.card.challenge_signature),
     )
     municipality = await _kiosk_municipality(kiosk, payload.municipality_code, now)
     fee = payload.copies * municipality.kiosk_fee_yen

@@ -17,6 +17,7 @@ import msgspec
 
 from vrs_client._checks import is_valid_municipality_code, my_number_check_digit
 from vrs_client._conn import Conn
+from vrs_client._import import PERSON_COLUMNS, VACCINATION_COLUMNS
 from vrs_client._types import MunicipalitySeed, PersonStatus, Product
 
 _FAMILY = (
@@ -264,18 +265,7 @@ def write_csv_files(
     """Write the two contracts §4 files."""
     with persons.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(
-            [
-                "municipality_code",
-                "address_number",
-                "my_number",
-                "ticket_number",
-                "name",
-                "birth_date",
-                "sex",
-                "status",
-            ]
-        )
+        w.writerow(PERSON_COLUMNS)
         for r in residents:
             w.writerow(
                 [
@@ -291,16 +281,7 @@ def write_csv_files(
             )
     with vaccinations.open("w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(
-            [
-                "municipality_code",
-                "address_number",
-                "dose_number",
-                "vaccinated_on",
-                "product",
-                "lot_number",
-            ]
-        )
+        w.writerow(VACCINATION_COLUMNS)
         for r in residents:
             for d in r.doses:
                 w.writerow(

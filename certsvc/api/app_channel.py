@@ -64,14 +64,6 @@ class CertificateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 _decode_request = msgspec.json.Decoder(CertificateRequest)
 
 
-def _b64(text: str) -> bytes:
-    try:
-        # RFC 4648 §4, padding required: validate=True refuses anything outside the alphabet.
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise Problem("BASE64_INVALID") from None
-
-
 def _resources(state: State) -> Resources:
     resources: Resources = state.resources
     return resources
@@ -176,12 +168,12 @@ async def create_certificates(
     except msgspec.DecodeError:
         raise Problem("MALFORMED_REQUEST", detail="the body is not JSON") from None
     evidence = signing.CardEvidence(
-        ef0001=_b64(payload.card.ef0001),
-        ef0002=_b64(payload.card.ef0002),
-        ef0003=_b64(payload.card.ef0003),
-        ef0004=_b64(payload.card.ef0004),
-        ef0007=_b64(payload.card.ef0007),
-        challenge_signature=_b64(payload.card.challenge_signature),
+        ef0001=wire.decode_base64_field(payload.card.ef0001),
+        ef0002=wire.decode_base64_field(payload.card.ef0002),
+        ef0003=wire.decode_base64_field(payload.card.ef0003),
+        ef0004=wire.decode_base64_field(payload.card.ef0004),
+        ef0007=wire.decode_base64_field(payload.card.ef0007),
+        challenge_signature=wire.decode_base64_field(payload.card.challenge_signature),
     )
     if not is_valid_municipality_code(payload.municipality_code):
         raise Problem("MUNICIPALITY_CODE_INVALID")

@@ -1,14 +1,26 @@
-"""Response bodies of the app and public APIs (contracts §1–2)."""
+"""Bodies of the app and public APIs (contracts §1–2), and the decoding of binary fields."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
 import msgspec
 
 import signing
+from certsvc.errors import Problem
 from certsvc.issuance import Issued
+
+
+def decode_base64_field(text: str) -> bytes:
+    """A binary field of a request body: standard base64 with padding (RFC 4648 §4), nothing
+    outside the alphabet; `BASE64_INVALID` otherwise."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise Problem("BASE64_INVALID") from None
 
 
 class ChallengeOut(msgspec.Struct, frozen=True, kw_only=True):

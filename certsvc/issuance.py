@@ -296,8 +296,8 @@ def passport_items(passport: mrz.Passport, other_name: signing.OtherName | None)
     return PassportItems(
         family_name=passport.family_name,
         given_names=passport.given_names,
-        nationality=passport.nationality,
-        passport_number=passport.number,
+        nationality=passport.nationality_code,
+        passport_number=passport.document_number,
         expiry_date=passport.expiry_date,
         other_name=None if other_name is None else f"{other_name.kind}:{other_name.name}",
     )

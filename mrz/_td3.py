@@ -40,8 +40,11 @@ class Correction(msgspec.Struct, frozen=True, kw_only=True):
 class Passport(msgspec.Struct, frozen=True, kw_only=True):
     """A TD3 MRZ that passed every rule of `parse_td3`.
 
-    Values have their fillers removed (`D<<` is `D`, `L898902C<` is `L898902C`); `lines` keeps
-    the MRZ as read. The name is unprotected by any check digit: show it back for confirmation.
+    Coded fields are the MRZ fields as printed, fillers included, as the vectors file gives
+    them (`document_code` `P<`, `issuing_state` `D<<`, `number` `A2222222<`, `personal_number`
+    `ZE184226B<<<<<`); `document_number` and `nationality_code` are the same without fillers.
+    Names are words separated by one space. `lines` keeps the MRZ as read. The name is
+    unprotected by any check digit: show it back for confirmation.
     """
 
     document_code: str
@@ -58,6 +61,16 @@ class Passport(msgspec.Struct, frozen=True, kw_only=True):
     expired: bool
     lines: tuple[str, str]
     corrections: tuple[Correction, ...] = ()
+
+    @property
+    def document_number(self) -> str:
+        """The passport number without `<` fillers."""
+        return self.number.rstrip(FILLER)
+
+    @property
+    def nationality_code(self) -> str:
+        """The nationality code without `<` fillers (`D` for Germany)."""
+        return self.nationality.rstrip(FILLER)
 
 
 def _char_value(char: str) -> int:
@@ -136,7 +149,7 @@ def _state(field: str, *, code: str, what: str, test_mode: bool) -> str:
     value = field.rstrip(FILLER)
     if not value or not set(value) <= _LETTERS or not is_known_state(value, test_mode=test_mode):
         raise MrzError(code, f"{what} is not a known ICAO 9303 code")
-    return value
+    return field
 
 
 def _name(field: str) -> tuple[str, str, bool]:
@@ -218,22 +231,21 @@ def parse_td3(lines: Sequence[str], *, today: date, test_mode: bool = False) -> 
     # (10) Japanese passports: two letters + seven digits. Refused otherwise: every booklet
     # Japan issues has this form, so another one is a misread that a check digit can miss
     # (`0` and `A` weigh the same modulo 10).
-    number = number_field.rstrip(FILLER)
-    if issuing_state == "JPN" and not _JPN_NUMBER.fullmatch(number):
+    if issuing_state == "JPN" and not _JPN_NUMBER.fullmatch(number_field.rstrip(FILLER)):
         raise MrzError("MRZ_JPN_NUMBER_INVALID", "Japanese passport number is not AA9999999")
 
     return Passport(
-        document_code=document_code.rstrip(FILLER),
+        document_code=document_code,
         issuing_state=issuing_state,
         family_name=family_name,
         given_names=given_names,
         possibly_truncated=truncated,
-        number=number,
+        number=number_field,
         nationality=nationality,
         birth_date=birth_date,
         sex=sex,
         expiry_date=expiry_date,
-        personal_number=personal_field.rstrip(FILLER),
+        personal_number=personal_field,
         expired=expiry_date < today,
         lines=(line1, line2),
     )

@@ -34,7 +34,8 @@ _ID_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648 base32
 _ID_RE: Final = re.compile(r"[A-Z2-7]{12}")
 _MRZ_NAME_RE: Final = re.compile(r"[A-Z]+(?: [A-Z]+)*")
 _PASSPORT_RE: Final = re.compile(r"[A-Z0-9]{1,9}")
-_ALPHA3_RE: Final = re.compile(r"[A-Z]{3}")
+# ICAO 9303-3 §5 codes: mostly alpha-3, but Germany is `D` (fillers removed).
+_NATIONALITY_RE: Final = re.compile(r"[A-Z]{1,3}")
 _LOT_RE: Final = re.compile(r"[A-Za-z0-9-]{1,20}")
 
 
@@ -171,7 +172,7 @@ class Holder(msgspec.Struct, frozen=True, kw_only=True):
     given_names_roman: str | None = None
     """MRZ secondary identifier, upper case, words separated by one space (abroad)."""
     nationality: str | None = None
-    """MRZ nationality code, alpha-3 (abroad)."""
+    """MRZ nationality code without fillers: alpha-3, or `D` for Germany (abroad)."""
     passport_number: str | None = None
     """Passport number without `<` fillers (abroad)."""
     other_name: OtherName | None = None
@@ -243,5 +244,7 @@ class Certificate(msgspec.Struct, frozen=True, kw_only=True):
                 raise CertificateError("CERT_BAD_ROMAN_NAME", "given names must be MRZ letters")
             if h.passport_number is None or not _PASSPORT_RE.fullmatch(h.passport_number):
                 raise CertificateError("CERT_BAD_PASSPORT", "abroad needs a passport number")
-            if h.nationality is None or not _ALPHA3_RE.fullmatch(h.nationality):
-                raise CertificateError("CERT_BAD_NATIONALITY", "abroad needs an alpha-3 code")
+            if h.nationality is None or not _NATIONALITY_RE.fullmatch(h.nationality):
+                raise CertificateError(
+                    "CERT_BAD_NATIONALITY", "abroad needs an ICAO nationality code"
+                )

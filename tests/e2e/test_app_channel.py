@@ -83,7 +83,7 @@ async def test_abroad_certificate_carries_passport_and_a_verifying_vdsnc(
     assert response.status_code == 201, response.text
     (cert,) = response.json()["certificates"]
     passport = mrz.parse_td3(entry.passport_mrz, today=WORLD_NOW.date())
-    assert cert["holder"]["passport_number"] == passport.number
+    assert cert["holder"]["passport_number"] == passport.document_number
     assert cert["holder"]["nationality"] == "JPN"
     assert cert["holder"]["name_roman"] == f"{passport.family_name} {passport.given_names}"
     assert cert["vdsnc"]
@@ -141,7 +141,7 @@ async def test_issuance_is_recorded_without_plaintext_passport(
         )
     assert row is not None
     assert (row["channel"], row["kind"], row["municipality_code"]) == ("app", "abroad", CHIYODA)
-    number = mrz.parse_td3(entry.passport_mrz, today=WORLD_NOW.date()).number
+    number = mrz.parse_td3(entry.passport_mrz, today=WORLD_NOW.date()).document_number
     assert number not in dump
 
 
@@ -559,3 +559,18 @@ async def test_issuances_are_audited_and_the_chain_verifies(
     assert report.unchained == 0
     assert report.checked >= 2
     assert {tuple(r) for r in rows} >= {(f"app:{world.app_id}", "issue.app.domestic", "issued")}
+
+
+async def test_abroad_certificate_for_a_german_passport(
+    app_client: AsyncTestClient[Litestar], world: World, resident_entries: dict[str, ResidentEntry]
+) -> None:
+    # ICAO codes Germany `D<<`: the certificate shows the code without fillers.
+    entry = resident(resident_entries, CHIYODA, nth=2)
+    lines = _mrz(entry, issuing_state="D", nationality="D", number="C01X0006H")
+    response = await request_certificate(
+        app_client, world, entry, now=WORLD_NOW, kind="abroad", mrz=lines
+    )
+    assert response.status_code == 201, response.text
+    holder = response.json()["certificates"][0]["holder"]
+    assert holder["nationality"] == "D"
+    assert holder["passport_number"] == "C01X0006H"

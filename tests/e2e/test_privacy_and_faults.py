@@ -60,7 +60,7 @@ async def test_canary_leaves_no_plaintext_in_logs_redis_or_database(
 ) -> None:
     stores = _needs_embedded_postgres(embedded)
     entry, person = _canary(resident_entries, residents)
-    passport_number = mrz.parse_td3(entry.passport_mrz, today=WORLD_NOW.date()).number
+    passport_number = mrz.parse_td3(entry.passport_mrz, today=WORLD_NOW.date()).document_number
     log = io.StringIO()
     configure_logging("DEBUG", stream=log)
     answers: list[str] = []

@@ -57,16 +57,17 @@ INVALID = [v for v in VECTORS if not v["valid"]]
 def test_parse_td3_valid_vectors(vector: dict[str, Any]) -> None:
     fields = vector["fields"]
     passport = parse_td3(vector["lines"], today=TODAY, test_mode=True)
-    assert passport.document_code == fields["document_code"].rstrip("<")
-    assert passport.issuing_state == fields["issuing_state"].rstrip("<")
+    assert passport.document_code == fields["document_code"]
+    assert passport.issuing_state == fields["issuing_state"]
     assert passport.family_name == fields["surname"]
     assert passport.given_names == fields["given_names"]
-    assert passport.number == fields["number"].rstrip("<")
-    assert passport.nationality == fields["nationality"].rstrip("<")
+    assert passport.number == fields["number"]
+    assert passport.document_number == fields["number"].rstrip("<")
+    assert passport.nationality == fields["nationality"]
     assert passport.birth_date == _yymmdd_to_date(fields["birth"], birth=True)
     assert passport.sex == fields["sex"]
     assert passport.expiry_date == _yymmdd_to_date(fields["expiry"], birth=False)
-    assert passport.personal_number == fields["personal"].rstrip("<")
+    assert passport.personal_number == fields["personal"]
     assert passport.expired == (passport.expiry_date < TODAY)
     assert passport.lines == tuple(vector["lines"])
     assert passport.corrections == ()
@@ -222,15 +223,18 @@ def _fields(draw: st.DrawFn) -> dict[str, Any]:
 @given(_fields())
 def test_compose_then_parse_round_trips(fields: dict[str, Any]) -> None:
     passport = parse_td3(compose_td3(**fields), today=TODAY)
-    assert passport.issuing_state == fields["issuing_state"]
+    # Coded fields come back as printed (fillers included); the plain values without them.
+    assert passport.issuing_state == fields["issuing_state"].ljust(3, "<")
     assert passport.family_name == fields["family_name"]
     assert passport.given_names == fields["given_names"]
-    assert passport.number == fields["number"]
-    assert passport.nationality == fields["nationality"]
+    assert passport.number == fields["number"].ljust(9, "<")
+    assert passport.document_number == fields["number"]
+    assert passport.nationality == fields["nationality"].ljust(3, "<")
+    assert passport.nationality_code == fields["nationality"]
     assert passport.birth_date == fields["birth_date"]
     assert passport.sex == fields["sex"]
     assert passport.expiry_date == fields["expiry_date"]
-    assert passport.personal_number == fields["personal_number"]
+    assert passport.personal_number == fields["personal_number"].ljust(14, "<")
     assert passport.expired == (fields["expiry_date"] < TODAY)
 
 

@@ -161,17 +161,24 @@ def _banner(
     out: TextIO,
 ) -> None:
     db = mask_url(settings.database_url or "")
+    kiosk_try = (
+        f"  .venv/bin/certsvc kiosk-sim --demo-dir {demo_dir} "
+        f"--url https://{settings.host}:{settings.kiosk_port} --out {demo_dir}/kiosk-out\n"
+        if extra
+        else ""
+    )
     cards = "\n".join(
-        f"    {e.card:<34} {e.municipality_code} {e.status:<9} {e.doses} doses" for e in entries
+        f"    {e.card:<34} {e.municipality_code} {e.status:<9} "
+        f"{e.doses} dose{'' if e.doses == 1 else 's'}" for e in entries
     )
     print(
         f"""
 certsvc demo is running ({time.monotonic() - started:.1f} s to start).
 
-  base URL:        {base_url}
-  database URL:    {db}
-  redis URL:       {settings.redis_url}
-  demo directory: {demo_dir}
+base URL: {base_url}
+database URL: {db}
+redis URL: {settings.redis_url}
+demo directory: {demo_dir}
 {extra}
 
 Ready-made My Number cards (synthetic J-LIS hierarchy; see residents.json):
@@ -180,7 +187,7 @@ Ready-made My Number cards (synthetic J-LIS hierarchy; see residents.json):
 Try, in another shell:
   .venv/bin/certsvc app-client --demo-dir {demo_dir}
   .venv/bin/certsvc app-client --demo-dir {demo_dir} --kind abroad
-  set -a; . {demo_dir}/demo.env; set +a; .venv/bin/certsvc verify {demo_dir}/out/*.png
+{kiosk_try}  set -a; . {demo_dir}/demo.env; set +a; .venv/bin/certsvc verify {demo_dir}/out/*.png
   curl {base_url}/ready
   curl {base_url}/v1/municipalities
   curl {base_url}/issuer/.well-known/jwks.json

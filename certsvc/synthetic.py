@@ -69,7 +69,8 @@ class World(msgspec.Struct, kw_only=True):
         return {
             "CERTSVC_KEY_DIR": str(self.key_dir),
             "CERTSVC_JLIS_TRUST_FILE": str(self.trust_file),
-            "CERTSVC_JLIS_HIERARCHIES": "synthetic",
+            # The demo's own cards are synthetic; a checker's trust file may hold test anchors.
+            "CERTSVC_JLIS_HIERARCHIES": "test,synthetic",
             "CERTSVC_ATTESTATION_JWKS_FILE": str(self.attestation_jwks_file),
             "CERTSVC_ATTESTATION_ISSUER": self.attestation_issuer,
             "CERTSVC_ATTESTATION_AUDIENCE": self.audience,

@@ -39,9 +39,7 @@ def listener(settings: Settings, demo_dir: Path, clock: Clock) -> tuple[Listener
     spec = kiosk_listener(create_kiosk_app(settings, clock=clock), settings)
     url = f"https://{settings.host}:{settings.kiosk_port}"
     banner = (
-        f"  kiosk adapter:   {url} (mutual TLS; center client certificate in "
-        f"{demo_dir / DEMO_TLS_DIR})\n"
-        f"  try a kiosk:     .venv/bin/certsvc kiosk-sim --demo-dir {demo_dir} --url {url} "
-        f"--out {demo_dir / 'kiosk-out'}"
+        f"kiosk adapter URL: {url} (mutual TLS; the center's client certificate is in "
+        f"{demo_dir / DEMO_TLS_DIR})"
     )
     return spec, banner

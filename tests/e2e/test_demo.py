@@ -1,0 +1,88 @@
+"""The quick start's promise, as a newcomer meets it: `certsvc demo` answers /ready, the reference
+client gets a certificate that `certsvc verify` accepts, and Ctrl-C leaves no server and no
+directory behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from certsvc.server import free_port
+
+CERTSVC = [sys.executable, "-m", "certsvc"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTSVC_")}
+    return env | extra
+
+
+def test_demo_serves_issues_verifies_and_stops_cleanly(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    port, kiosk_port = free_port(), free_port()
+    env = _env(CERTSVC_PORT=str(port), CERTSVC_KIOSK_PORT=str(kiosk_port))
+    with subprocess.Popen(
+        [*CERTSVC, "demo", "--dir", str(demo_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as demo:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        started = time.monotonic()
+        while not any(line.startswith("demo directory:") for line in lines):
+            line = demo.stdout.readline()
+            assert line, "the demo exited before it was ready:\n" + "".join(lines)
+            lines.append(line)
+            assert time.monotonic() - started < 60
+        banner = "".join(lines)
+        base_url = re.search(r"^base URL: (\S+)", banner, re.M)
+        assert base_url is not None
+        assert base_url[1] == f"http://127.0.0.1:{port}"
+        assert "database URL: postgresql://" in banner
+        embedded_root = re.search(r"host=(/\S+)/pgsock", banner)
+        assert embedded_root is not None
+        try:
+            assert httpx.get(f"{base_url[1]}/ready", timeout=5).status_code == 200
+            assert (demo_dir / "demo.env").stat().st_mode & 0o077 == 0
+            client = subprocess.run(
+                [*CERTSVC, "app-client", "--demo-dir", str(demo_dir), "--kind", "abroad",
+                 "--resident", "2"],
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )  # fmt: skip
+            assert client.returncode == 0, client.stdout + client.stderr
+            pngs = sorted(str(p) for p in (demo_dir / "out").glob("*.png"))
+            assert len(pngs) >= 2  # the SHC and the VDS-NC
+            demo_env = dict(
+                line.split("=", 1)
+                for line in (demo_dir / "demo.env").read_text().splitlines()
+                if line.startswith("CERTSVC_KEY_DIR=")
+            )
+            verify = subprocess.run(
+                [*CERTSVC, "verify", *pngs],
+                env=_env(CERTSVC_KEY_DIR=demo_env["CERTSVC_KEY_DIR"].strip("'")),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert verify.returncode == 0, verify.stdout + verify.stderr
+            assert verify.stdout.count("VALID") >= 2
+        finally:
+            demo.send_signal(signal.SIGINT)
+            rest = demo.communicate(timeout=30)[0]
+        assert demo.returncode == 0, rest
+        assert "embedded stores removed" in rest
+    assert not Path(embedded_root[1]).exists()

@@ -169,7 +169,8 @@ def _banner(
     )
     cards = "\n".join(
         f"    {e.card:<34} {e.municipality_code} {e.status:<9} "
-        f"{e.doses} dose{'' if e.doses == 1 else 's'}" for e in entries
+        f"{e.doses} dose{'' if e.doses == 1 else 's'}"
+        for e in entries
     )
     print(
         f"""

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
 from certsvc.settings import SettingsError
 
@@ -36,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"certsvc.commands.{name}").register(sub)
+    # Commands of other packages (the kiosk adapter's `serve-kiosk`): certsvc imports none of
+    # them by name (DESIGN §2); they register through the `certsvc.commands` entry point.
+    for entry in entry_points(group="certsvc.commands"):
+        entry.load().register(sub)
     return parser
 
 

@@ -48,8 +48,6 @@ class Resources:
             raise ConfigurationError("CERTSVC_KEY_DIR and CERTSVC_SHC_ISSUER are required")
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
-        if settings.attestation_jwks_file is None:
-            raise ConfigurationError("CERTSVC_ATTESTATION_JWKS_FILE is required")
         lookup_key = settings.lookup_key
         self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=lookup_key)
         self.keys = signing.FileKeyStore(settings.key_dir)
@@ -57,13 +55,16 @@ class Resources:
         self.trust = signing.load_trust_store(
             settings.jlis_trust_file, hierarchies=settings.jlis_hierarchies
         )
-        try:
-            jwks = json.loads(settings.attestation_jwks_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise ConfigurationError(
-                "CERTSVC_ATTESTATION_JWKS_FILE is not a readable JWKS"
-            ) from None
-        self.attestation_keys = signing.AttestationKeySet.from_jwks(jwks)
+        # The app channel's attestation authority; a kiosk adapter process has none.
+        self.attestation_keys: signing.AttestationKeySet | None = None
+        if settings.attestation_jwks_file is not None:
+            try:
+                jwks = json.loads(settings.attestation_jwks_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise ConfigurationError(
+                    "CERTSVC_ATTESTATION_JWKS_FILE is not a readable JWKS"
+                ) from None
+            self.attestation_keys = signing.AttestationKeySet.from_jwks(jwks)
         self.challenges = ChallengeStore(redis, key=lookup_key)
         self.jti_once = OnceRegistry(redis, key=lookup_key)
         self.client_limiter = RateLimiter(

@@ -101,6 +101,8 @@ def _unverified_nonce(token: str) -> str:
 async def _check_attestation(resources: Resources, token: str, nonce: str) -> str:
     settings = resources.settings
     now = resources.clock()
+    if resources.attestation_keys is None:  # `serve` refuses to start without it
+        raise Problem("ATTESTATION_KEY_UNKNOWN")
     try:
         claims = signing.verify_attestation(
             token,

@@ -12,13 +12,14 @@ import io
 import math
 from collections.abc import Sequence
 from datetime import UTC
+from pathlib import Path
 from typing import Final
 
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import TimeStamp
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from signing import Certificate, QrSymbol, shc_qr_symbol, vdsnc_qr_symbol
@@ -26,8 +27,11 @@ from signing.certificate import product
 
 __all__ = ["render_certificate_pdf"]
 
-_GOTHIC: Final = "HeiseiKakuGo-W5"
-_MINCHO: Final = "HeiseiMin-W3"
+# IPAex Gothic (IPA Font License, certsvc/fonts/), embedded as a subset: the Japanese text
+# prints the same on any viewer or printer, with or without Japanese fonts of its own.
+_FONT_FILE: Final = Path(__file__).with_name("fonts") / "ipaexg.ttf"
+_GOTHIC: Final = "IPAexGothic"
+_MINCHO: Final = _GOTHIC
 _QR_SIZE: Final = 80 * mm  # ≥ 35 mm; large enough for a version-40 seal at 0.5 mm per module
 _MARGIN: Final = 15 * mm
 _QUIET: Final = 4  # modules of quiet zone kept free of the background pattern
@@ -38,8 +42,7 @@ _fonts_registered = False
 def _register_fonts() -> None:
     global _fonts_registered  # noqa: PLW0603 (font registration is process-wide in reportlab)
     if not _fonts_registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(_GOTHIC))
-        pdfmetrics.registerFont(UnicodeCIDFont(_MINCHO))
+        pdfmetrics.registerFont(TTFont(_GOTHIC, str(_FONT_FILE)))
         _fonts_registered = True
 
 

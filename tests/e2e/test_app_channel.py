@@ -325,6 +325,16 @@ async def test_certificates_card_signed_another_nonce(
 # --- refusals of the records -------------------------------------------------------------------
 
 
+async def _change_record(pool: asyncpg.Pool, entry: ResidentEntry, statement: str) -> None:
+    """Change `entry`'s VRS record as the municipality's own system would (as the owner);
+    `{person}` in `statement` selects the person's row of `persons`."""
+    person = "municipality_code = $1 AND address_number = $2"
+    async with pool.acquire() as conn:
+        await conn.execute(
+            statement.format(person=person), entry.municipality_code, entry.address_number
+        )
+
+
 async def test_certificates_channel_not_offered(
     app_client: AsyncTestClient[Litestar], world: World, resident_entries: dict[str, ResidentEntry]
 ) -> None:
@@ -350,13 +360,7 @@ async def test_certificates_person_deceased(
     loaded_db: asyncpg.Pool,
 ) -> None:
     entry = resident(resident_entries, nth=2)
-    async with loaded_db.acquire() as conn:
-        await conn.execute(
-            "UPDATE persons SET status = 'deceased' "
-            "WHERE municipality_code = $1 AND address_number = $2",
-            entry.municipality_code,
-            entry.address_number,
-        )
+    await _change_record(loaded_db, entry, "UPDATE persons SET status = 'deceased' WHERE {person}")
     response = await request_certificate(app_client, world, entry, now=WORLD_NOW)
     assert_problem(response, 422, "PERSON_DECEASED")
 
@@ -368,13 +372,11 @@ async def test_certificates_no_vaccinations(
     loaded_db: asyncpg.Pool,
 ) -> None:
     entry = resident(resident_entries, nth=2)
-    async with loaded_db.acquire() as conn:
-        await conn.execute(
-            "DELETE FROM vaccinations WHERE person_id = "
-            "(SELECT id FROM persons WHERE municipality_code = $1 AND address_number = $2)",
-            entry.municipality_code,
-            entry.address_number,
-        )
+    await _change_record(
+        loaded_db,
+        entry,
+        "DELETE FROM vaccinations WHERE person_id = (SELECT id FROM persons WHERE {person})",
+    )
     response = await request_certificate(app_client, world, entry, now=WORLD_NOW)
     assert_problem(response, 422, "NO_VACCINATIONS")
 

@@ -40,3 +40,15 @@ def test_every_error_code_is_documented() -> None:
     documented = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| (\d{3}) \|", _readme(), re.M))
     expected = {(code, str(info.status)) for code, info in CATALOGUE.items()}
     assert expected - documented == set()
+
+
+def test_every_test_the_readme_names_exists() -> None:
+    # The privacy-controls table points the security officer at tests: they must stay real.
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", _readme()))
+    defined = {
+        m
+        for path in (ROOT / "tests").rglob("test_*.py")
+        for m in re.findall(r"^(?:async )?def (test_[a-z0-9_]+)", path.read_text(), re.M)
+    }
+    assert named
+    assert named - defined == set()

@@ -9,6 +9,13 @@ import time
 
 import redis.asyncio as redis_asyncio
 
+# One command per hit: the counter and, on its first use, the expiry of its window.
+_INCR = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
 
 class RateLimiter:
     def __init__(
@@ -25,6 +32,7 @@ class RateLimiter:
         self._name = name
         self.limit = limit
         self.window_s = window_s
+        self._incr = redis.register_script(_INCR)
 
     async def hit(self, subject: bytes, *, now: float | None = None) -> int | None:
         """Count one use by `subject`. None if within the limit, else the seconds to wait."""
@@ -32,10 +40,7 @@ class RateLimiter:
         window = int(now // self.window_s)
         mac = hmac.new(self._key, self._name.encode() + b":" + subject, hashlib.sha256)
         key = f"rl:{self._name}:{mac.hexdigest()[:32]}:{window}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, self.window_s + 1)
-            count, _ = await pipe.execute()
+        count = await self._incr(keys=[key], args=[self.window_s + 1])
         if int(count) <= self.limit:
             return None
         return max(1, int((window + 1) * self.window_s - now) + 1)

@@ -576,3 +576,26 @@ async def test_abroad_certificate_for_a_german_passport(
     holder = response.json()["certificates"][0]["holder"]
     assert holder["nationality"] == "D"
     assert holder["passport_number"] == "C01X0006H"
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("not-a-jws", "ATTESTATION_MALFORMED"),
+        ("a.%%%.c", "ATTESTATION_MALFORMED"),
+        ("eyJhbGciOiJFUzI1NiJ9.W10.c2ln", "ATTESTATION_MALFORMED"),  # payload: []
+        ("eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJ4In0.c2ln", "ATTESTATION_CLAIMS_MISSING"),  # no nonce
+    ],
+)
+async def test_certificates_attestation_unreadable(
+    app_client: AsyncTestClient[Litestar],
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+    token: str,
+    code: str,
+) -> None:
+    challenge = await new_challenge(app_client)
+    body = certificate_request(world, resident(resident_entries), challenge, now=WORLD_NOW)
+    body["attestation"] = token
+    response = await app_client.post("/v1/app/certificates", json=body)
+    assert_problem(response, 401, code)

@@ -30,7 +30,7 @@ from litestar.params import FromPath, RawBody
 
 import signing
 from certsvc.api.refusals import refusal_problem
-from certsvc.api.wire import decode_base64_field
+from certsvc.api.wire import card_evidence
 from certsvc.app import CertsvcApp, open_pool, open_redis
 from certsvc.errors import CodeInfo, Problem, exception_handlers, register_codes
 from certsvc.issuance import (
@@ -256,14 +256,7 @@ async def preview(
     if record.state is not State.STARTED:
         raise _out_of_order(record)
     _claims(kiosk, session_id, payload.token, "started")
-    evidence = signing.CardEvidence(
-        ef0001=decode_base64_field(payload.card.ef0001),
-        ef0002=decode_base64_field(payload.card.ef0002),
-        ef0003=decode_base64_field(payload.card.ef0003),
-        ef0004=decode_base64_field(payload.card.ef0004),
-        ef0007=decode_base64_field(payload.card.ef0007),
-        challenge_signature=decode_base64_field(payload.card.challenge_signature),
-    )
+    evidence = card_evidence(payload.card)
     municipality = await _kiosk_municipality(kiosk, payload.municipality_code, now)
     fee = payload.copies * municipality.kiosk_fee_yen
     result = await preview_issuance(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from certsvc.api.wire import CardFiles
 from kiosk_adapter._texts import Bilingual, Reminder
 
 Kind = Literal["domestic", "abroad"]
@@ -23,15 +24,6 @@ PrintFailure = Literal["paper_out", "paper_jam", "printer_fault", "cancelled", "
 class StartRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     municipality_code: MunicipalityCode | None = None
     """Optional: kiosks choose the municipality after the card; when given, it is checked now."""
-
-
-class CardFiles(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    ef0001: str
-    ef0002: str
-    ef0003: str
-    ef0004: str
-    ef0007: str
-    challenge_signature: str
 
 
 class PreviewRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -37,15 +37,6 @@ from vrs_client import Channel, is_valid_municipality_code
 SHC_MEDIA_TYPE = "application/smart-health-card"
 
 
-class CardFiles(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    ef0001: str
-    ef0002: str
-    ef0003: str
-    ef0004: str
-    ef0007: str
-    challenge_signature: str
-
-
 class PassportInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     mrz: list[str]
 
@@ -53,7 +44,7 @@ class PassportInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class CertificateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     terms_version: str
     challenge_id: str
-    card: CardFiles
+    card: wire.CardFiles
     municipality_code: str
     kind: Literal["domestic", "abroad"]
     attestation: str | None = None
@@ -177,14 +168,7 @@ async def create_certificates(
         raise Problem("MALFORMED_REQUEST", detail=mask_text(str(exc))[:200]) from None
     except msgspec.DecodeError:
         raise Problem("MALFORMED_REQUEST", detail="the body is not JSON") from None
-    evidence = signing.CardEvidence(
-        ef0001=wire.decode_base64_field(payload.card.ef0001),
-        ef0002=wire.decode_base64_field(payload.card.ef0002),
-        ef0003=wire.decode_base64_field(payload.card.ef0003),
-        ef0004=wire.decode_base64_field(payload.card.ef0004),
-        ef0007=wire.decode_base64_field(payload.card.ef0007),
-        challenge_signature=wire.decode_base64_field(payload.card.challenge_signature),
-    )
+    evidence = wire.card_evidence(payload.card)
     if not is_valid_municipality_code(payload.municipality_code):
         raise Problem("MUNICIPALITY_CODE_INVALID")
     if payload.kind == "abroad" and payload.passport is None:

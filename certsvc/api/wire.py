@@ -14,6 +14,30 @@ from certsvc.errors import Problem
 from certsvc.issuance import Issued
 
 
+class CardFiles(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The raw text-AP files and the challenge signature, standard base64 each (contracts §1;
+    the kiosk protocol sends the same member)."""
+
+    ef0001: str
+    ef0002: str
+    ef0003: str
+    ef0004: str
+    ef0007: str
+    challenge_signature: str
+
+
+def card_evidence(files: CardFiles) -> signing.CardEvidence:
+    """The card files decoded for `signing.verify_card`; `BASE64_INVALID` on a bad field."""
+    return signing.CardEvidence(
+        ef0001=decode_base64_field(files.ef0001),
+        ef0002=decode_base64_field(files.ef0002),
+        ef0003=decode_base64_field(files.ef0003),
+        ef0004=decode_base64_field(files.ef0004),
+        ef0007=decode_base64_field(files.ef0007),
+        challenge_signature=decode_base64_field(files.challenge_signature),
+    )
+
+
 def decode_base64_field(text: str) -> bytes:
     """A binary field of a request body: standard base64 with padding (RFC 4648 §4), nothing
     outside the alphabet; `BASE64_INVALID` otherwise."""

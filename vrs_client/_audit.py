@@ -15,6 +15,7 @@ import hashlib
 from datetime import UTC, datetime
 
 import msgspec
+from asyncpg import Record
 
 from vrs_client._conn import Conn, fetch_one
 from vrs_client._keys import enter_scope
@@ -48,6 +49,21 @@ def canonical_audit_row(
             reason,
             outcome,
         ]
+    )
+
+
+def _stored_row_bytes(municipality_code: str, seq: int, row: Record) -> bytes:
+    """`canonical_audit_row` of a row as both listing queries return it: columns 1–6 are at,
+    actor, action, address number, reason, outcome."""
+    return canonical_audit_row(
+        municipality_code=municipality_code,
+        seq=seq,
+        at=row[1],
+        actor=row[2],
+        action=row[3],
+        address_number=row[4],
+        reason=row[5],
+        outcome=row[6],
     )
 
 
@@ -94,16 +110,7 @@ async def chain_audit_events(conn: Conn, *, municipality_code: str, batch: int =
             ids, seqs, prevs, hashes = [], [], [], []
             for row in rows:
                 tail_seq += 1
-                row_bytes = canonical_audit_row(
-                    municipality_code=municipality_code,
-                    seq=tail_seq,
-                    at=row[1],
-                    actor=row[2],
-                    action=row[3],
-                    address_number=row[4],
-                    reason=row[5],
-                    outcome=row[6],
-                )
+                row_bytes = _stored_row_bytes(municipality_code, tail_seq, row)
                 new_hash = link(tail_hash, row_bytes)
                 ids.append(row[0])
                 seqs.append(tail_seq)
@@ -172,19 +179,7 @@ async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChai
                 )
                 break
             # (4)
-            recomputed = link(
-                prev,
-                canonical_audit_row(
-                    municipality_code=municipality_code,
-                    seq=seq,
-                    at=row[1],
-                    actor=row[2],
-                    action=row[3],
-                    address_number=row[4],
-                    reason=row[5],
-                    outcome=row[6],
-                ),
-            )
+            recomputed = link(prev, _stored_row_bytes(municipality_code, seq, row))
             if recomputed != row[8]:
                 fail(AuditChainProblem.ROW_ALTERED, seq)
                 break

@@ -11,7 +11,7 @@ from vrs_client._conn import Conn, fetch_one
 from vrs_client._crypto import KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._keys import enter_app_role, enter_scope
-from vrs_client._store import decode_person, scoped_transaction
+from vrs_client._store import PERSON_WITH_DOSES, decode_person, scoped_transaction
 from vrs_client._types import PurgeSummary
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -141,19 +141,8 @@ EXPORT_COLUMNS = (
     "product",
     "lot_number",
 )
-_q_export_rows = """
-SELECT p.id, p.address_number, p.name_enc, p.birth_date_enc, p.sex_enc, p.status,
-       p.record_digest, p.record_version, v.doses, v.dates, v.products, v.lots
-FROM persons p
-LEFT JOIN LATERAL (
-    SELECT array_agg(dose_number ORDER BY dose_number) AS doses,
-           array_agg(vaccinated_on ORDER BY dose_number) AS dates,
-           array_agg(product ORDER BY dose_number) AS products,
-           array_agg(lot_number ORDER BY dose_number) AS lots
-    FROM vaccinations WHERE person_id = p.id
-) v ON true
-ORDER BY p.address_number
-"""
+# The store's person-with-doses query, so that `decode_person` reads the rows as it always does.
+_q_export_rows = PERSON_WITH_DOSES + "ORDER BY p.address_number"
 
 
 async def export_csv(conn: Conn, keys: KeyRing, *, municipality_code: str, out: TextIO) -> int:

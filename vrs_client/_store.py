@@ -113,7 +113,7 @@ async def list_revoked_rids(conn: Conn, *, kid: str) -> list[RevokedRid]:
 # --- persons ----------------------------------------------------------------------------------
 
 # One query for the person and the doses (parallel arrays, in dose order).
-_PERSON_COLUMNS = """
+PERSON_WITH_DOSES = """
 SELECT p.id, p.address_number, p.name_enc, p.birth_date_enc, p.sex_enc, p.status,
        p.record_digest, p.record_version, v.doses, v.dates, v.products, v.lots
 FROM persons p
@@ -125,8 +125,8 @@ LEFT JOIN LATERAL (
     FROM vaccinations WHERE person_id = p.id
 ) v ON true
 """
-_q_find_person_by_my_number = _PERSON_COLUMNS + "WHERE p.my_number_hmac = $1"
-_q_find_person_by_address_number = _PERSON_COLUMNS + "WHERE p.address_number = $1"
+_q_find_person_by_my_number = PERSON_WITH_DOSES + "WHERE p.my_number_hmac = $1"
+_q_find_person_by_address_number = PERSON_WITH_DOSES + "WHERE p.address_number = $1"
 _q_list_vaccinations = """
 SELECT dose_number, vaccinated_on, product, lot_number
 FROM vaccinations WHERE person_id = $1 ORDER BY dose_number

@@ -137,7 +137,7 @@ def _hours(m: Municipality) -> dict[str, str]:
 
 async def _kiosk_municipality(kiosk: KioskContext, code: str, now: datetime) -> Municipality:
     """The municipality, if it offers kiosk issuance and is open at `now`."""
-    municipality = await kiosk.services.store.get_municipality(code)
+    municipality = await kiosk.services.municipalities.get(code)
     # Unknown and not enabled answer alike: only enabled ones are selectable (DESIGN §1.2 item 2).
     if municipality is None or not channel_offered(municipality, Channel.KIOSK):
         raise Problem("KIOSK_NOT_OFFERED")
@@ -188,7 +188,7 @@ def _no_store(body: Any, status: int) -> Response[Any]:
 async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    rows = await kiosk.services.store.list_municipalities()
+    rows = await kiosk.services.municipalities.all()
     body = wire.MunicipalitiesOut(
         municipalities=[
             wire.KioskMunicipality(
@@ -216,7 +216,7 @@ async def start_session(state: AppState, body: RawBody) -> Response[wire.Session
     else:
         offered = [
             m
-            for m in await kiosk.services.store.list_municipalities()
+            for m in await kiosk.services.municipalities.all()
             if channel_offered(m, Channel.KIOSK)
         ]
         if not offered:
@@ -403,7 +403,7 @@ async def confirm(
         )
         if isinstance(again, Refused):
             raise refusal_problem(again)
-        municipality = await kiosk.services.store.get_municipality(claims.municipality_code)
+        municipality = await kiosk.services.municipalities.get(claims.municipality_code)
         fee = payload.copies * (municipality.kiosk_fee_yen if municipality else 0)
         return await _print_data(session_id, again, copies=payload.copies, fee=fee, status=200)
     if record.state is not State.PREVIEWED:

@@ -24,11 +24,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from certsvc.embedded import EmbeddedStores
+from certsvc.settings import database_url_for
 from vrs_client import VrsStore, apply_migrations, import_files
 from vrs_client._conn import Conn
 from vrs_client.synthetic import (
@@ -43,10 +43,6 @@ DATABASE = "certsvc_bench"
 NOW = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + database))
-
-
 async def _fresh_database(server_url: str) -> str:
     admin = await asyncpg.connect(server_url)
     try:
@@ -54,7 +50,7 @@ async def _fresh_database(server_url: str) -> str:
         await admin.execute(f'CREATE DATABASE "{DATABASE}"')
     finally:
         await admin.close()
-    url = _with_database(server_url, DATABASE)
+    url = database_url_for(server_url, DATABASE)
     conn = await asyncpg.connect(url)
     try:
         await apply_migrations(conn)

@@ -27,7 +27,6 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -36,7 +35,14 @@ from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
 from certsvc.resources import system_clock
 from certsvc.server import ListenerSpec, free_port, serve_until_stopped
-from certsvc.settings import Settings, env_name, load_settings, mask_url, settings_to_env
+from certsvc.settings import (
+    Settings,
+    database_url_for,
+    env_name,
+    load_settings,
+    mask_url,
+    settings_to_env,
+)
 from certsvc.synthetic import ResidentEntry, create_world, issue_cards
 from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
 from vrs_client.synthetic import (
@@ -55,10 +61,6 @@ DEMO_SEED = 2026
 
 def _b64(n: int = 32) -> str:
     return base64.b64encode(secrets.token_bytes(n)).decode()
-
-
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + database))
 
 
 async def _ensure_database(server_url: str, database: str) -> None:
@@ -216,7 +218,7 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         stores.start()
         if stores.postgres is not None:
             await _ensure_database(stores.postgres.url, DEMO_DATABASE)
-            env["CERTSVC_DATABASE_URL"] = _with_database(stores.postgres.url, DEMO_DATABASE)
+            env["CERTSVC_DATABASE_URL"] = database_url_for(stores.postgres.url, DEMO_DATABASE)
         if stores.redis is not None:
             env["CERTSVC_REDIS_URL"] = stores.redis.url
         env.update(_generated_defaults(demo_dir, env))

@@ -155,6 +155,11 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+def database_url_for(url: str, database: str) -> str:
+    """`url` pointing at another database on the same PostgreSQL server."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + database))
+
+
 def env_name(field: str) -> str:
     """The environment variable that sets `field`."""
     return ENV_PREFIX + field.upper()

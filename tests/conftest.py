@@ -14,7 +14,6 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -22,7 +21,7 @@ import redis.asyncio as redis_asyncio
 from hypothesis import settings
 
 from certsvc.embedded import EmbeddedStores
-from certsvc.settings import Settings, load_settings
+from certsvc.settings import Settings, database_url_for, load_settings
 from certsvc.synthetic import ResidentEntry, World, create_world, issue_cards
 from vrs_client import KeyRing, apply_migrations, import_files
 from vrs_client.synthetic import (
@@ -39,11 +38,6 @@ TEST_DATABASE = "certsvc_test"
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-
-def _with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +80,7 @@ async def db_url(pg_server_url: str) -> str:
         await admin.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
     finally:
         await admin.close()
-    url = _with_database(pg_server_url, TEST_DATABASE)
+    url = database_url_for(pg_server_url, TEST_DATABASE)
     conn = await asyncpg.connect(url)
     try:
         await apply_migrations(conn)

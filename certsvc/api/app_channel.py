@@ -20,7 +20,7 @@ from litestar.params import RawBody
 
 import signing
 from certsvc.api import wire
-from certsvc.api.refusals import refusal_problem
+from certsvc.api.refusals import ATTESTATION_CODES, refusal_problem
 from certsvc.challenges import ConsumeOutcome, b64url_decode
 from certsvc.errors import Problem
 from certsvc.issuance import (
@@ -115,31 +115,11 @@ async def _check_attestation(resources: Resources, token: str, nonce: str) -> st
         )
     except signing.AttestationError as exc:
         raise Problem(
-            exc.code if exc.code in _ATTESTATION_CODES else "ATTESTATION_MALFORMED"
+            exc.code if exc.code in ATTESTATION_CODES else "ATTESTATION_MALFORMED"
         ) from None
     if not await resources.jti_once.first_use(claims.jti, until=claims.exp, now=now):
         raise Problem("ATTESTATION_REPLAYED")
     return claims.app_id
-
-
-_ATTESTATION_CODES = frozenset(
-    {
-        "ATTESTATION_MALFORMED",
-        "ATTESTATION_ALGORITHM_NOT_ALLOWED",
-        "ATTESTATION_HEADER_NOT_ALLOWED",
-        "ATTESTATION_KEY_UNKNOWN",
-        "ATTESTATION_SIGNATURE_INVALID",
-        "ATTESTATION_EXPIRED",
-        "ATTESTATION_NOT_YET_VALID",
-        "ATTESTATION_LIFETIME_TOO_LONG",
-        "ATTESTATION_ISSUER_INVALID",
-        "ATTESTATION_AUDIENCE_INVALID",
-        "ATTESTATION_NONCE_MISMATCH",
-        "ATTESTATION_APP_NOT_ALLOWED",
-        "ATTESTATION_APP_VERSION_TOO_OLD",
-        "ATTESTATION_CLAIMS_MISSING",
-    }
-)
 
 
 def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:

@@ -115,6 +115,9 @@ APP_CODES: dict[str, CodeInfo] = {
     "ATTESTATION_CLAIMS_MISSING": CodeInfo(401, "The attestation token lacks required claims"),
 }
 
+#: The codes `signing.verify_attestation` may raise that the API passes on as they are.
+ATTESTATION_CODES = frozenset(code for code in APP_CODES if code.startswith("ATTESTATION_"))
+
 register_codes({code.value: info for code, info in REFUSAL_INFO.items()})
 register_codes(APP_CODES)
 

@@ -8,12 +8,12 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
 from certsvc.embedded import EmbeddedStores
+from certsvc.settings import database_url_for
 from vrs_client import apply_migrations
 
 SCHEMA_SQL = Path(__file__).resolve().parents[2] / "vrs_client" / "schema.sql"
@@ -29,10 +29,6 @@ def normalise_dump(text: str) -> str:
     return out + "\n"
 
 
-def _with_database(url: str, database: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + database))
-
-
 async def test_schema_matches_reference(
     pg_server_url: str, embedded: EmbeddedStores | None
 ) -> None:
@@ -42,7 +38,7 @@ async def test_schema_matches_reference(
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{FRESH}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{FRESH}"')
-        conn = await asyncpg.connect(_with_database(pg_server_url, FRESH))
+        conn = await asyncpg.connect(database_url_for(pg_server_url, FRESH))
         try:
             applied = await apply_migrations(conn)
             assert applied[0] == "0001_municipalities"

@@ -12,8 +12,9 @@ import redis.asyncio as redis_asyncio
 import signing
 from certsvc.challenges import ChallengeStore, OnceRegistry
 from certsvc.issuance import IssuanceServices
+from certsvc.keystores import open_key_store
 from certsvc.rate_limits import RateLimiter
-from certsvc.settings import Settings
+from certsvc.settings import Settings, SettingsError
 from vrs_client import VrsStore
 
 Clock = Callable[[], datetime]
@@ -44,13 +45,16 @@ class Resources:
         self.clock = clock
         if settings.master_key is None or settings.lookup_key is None:
             raise ConfigurationError("CERTSVC_MASTER_KEY and CERTSVC_LOOKUP_KEY are required")
-        if settings.key_dir is None or settings.shc_issuer is None:
-            raise ConfigurationError("CERTSVC_KEY_DIR and CERTSVC_SHC_ISSUER are required")
+        if settings.shc_issuer is None:
+            raise ConfigurationError("CERTSVC_SHC_ISSUER is required")
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
         lookup_key = settings.lookup_key
         self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=lookup_key)
-        self.keys = signing.FileKeyStore(settings.key_dir)
+        try:
+            self.keys = open_key_store(settings)
+        except SettingsError as exc:
+            raise ConfigurationError(str(exc)) from None
         self.keys.load()
         self.trust = signing.load_trust_store(
             settings.jlis_trust_file, hierarchies=settings.jlis_hierarchies

@@ -41,6 +41,8 @@ REQUIRED_IN_PRODUCTION = frozenset(
     }
 )
 HIERARCHIES = frozenset({"production", "test", "synthetic"})
+#: What CERTSVC_KEY_STORE=pkcs11 needs instead of CERTSVC_KEY_DIR.
+PKCS11_FIELDS = frozenset({"pkcs11_module", "pkcs11_token_label", "pkcs11_pin_file"})
 
 
 class SettingsError(ValueError):
@@ -58,6 +60,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """PostgreSQL URL (asyncpg). Unset: an embedded server (demo and tests only)."""
     redis_url: str | None = None
     """Redis URL (redis-py). Unset: an embedded server (demo and tests only)."""
+    redis_cluster: bool = False
+    """Whether CERTSVC_REDIS_URL names a node of a Redis Cluster (redis-py's RedisCluster)."""
     db_pool_min: int = 2
     """Minimum connections in the asyncpg pool."""
     db_pool_max: int = 16
@@ -91,6 +95,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """SMART Health Card `iss`: an https URL without a trailing slash."""
     key_dir: Path | None = None
     """Directory of signing keys (SHC keys, VDS-NC CSCA and barcode signer, CRLs)."""
+    key_store: str = "file"
+    """Where the signing keys live: `file` (CERTSVC_KEY_DIR) or `pkcs11` (an HSM token)."""
+    pkcs11_module: Path | None = None
+    """The HSM's PKCS#11 library (a `.so`), for CERTSVC_KEY_STORE=pkcs11."""
+    pkcs11_token_label: str | None = None
+    """Label of the PKCS#11 token holding the signing keys."""
+    pkcs11_pin_file: Path | None = None
+    """File holding the token's user PIN (one line; keep it 0600)."""
     vaccination_authority: str = "MHLW_Gov_of_JAPAN"
     """Administering authority written in SHC `performer` and VDS-NC `adm` (≤ 20 ASCII)."""
 
@@ -185,6 +197,10 @@ def _parse(field: str, raw: str) -> Any:
         if len(value) != 32:
             raise SettingsError(f"{name} must be base64 of exactly 32 bytes")
         return value
+    if target is bool:
+        if raw.strip().lower() not in {"true", "false", "1", "0"}:
+            raise SettingsError(f"{name} must be true or false")
+        return raw.strip().lower() in {"true", "1"}
     if target is int:
         if not re.fullmatch(r"-?\d{1,9}", raw.strip()):
             raise SettingsError(f"{name} must be an integer")
@@ -201,6 +217,11 @@ def _parse(field: str, raw: str) -> Any:
 
 
 def _validate(settings: Settings, required: Collection[str]) -> None:
+    if settings.key_store not in {"file", "pkcs11"}:
+        raise SettingsError("CERTSVC_KEY_STORE must be file or pkcs11")
+    if settings.key_store == "pkcs11" and "key_dir" in required:
+        # the token replaces the key directory
+        required = {*(set(required) - {"key_dir"}), *PKCS11_FIELDS}
     if settings.mode == "production":
         missing = [env_name(f) for f in sorted(required) if getattr(settings, f) in (None, ())]
         if missing:

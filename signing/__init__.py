@@ -20,6 +20,7 @@ from signing._card import (
 )
 from signing._errors import SigningError
 from signing._keystore import FileKeyStore, KeyStore, KeyStoreError
+from signing._pkcs11 import Pkcs11KeyStore
 from signing._qr import (
     DecodedQr,
     QrError,
@@ -30,6 +31,7 @@ from signing._qr import (
     shc_qr_symbol,
     vdsnc_qr_symbol,
 )
+from signing._replay import ReplayError, ReplaySigner, shc_signatures, vdsnc_signatures
 from signing._shc import (
     MAX_JWS_CHARS,
     ShcError,
@@ -93,9 +95,12 @@ __all__ = [
     "KeyStoreError",
     "Municipality",
     "OtherName",
+    "Pkcs11KeyStore",
     "Product",
     "QrError",
     "QrSymbol",
+    "ReplayError",
+    "ReplaySigner",
     "ShcError",
     "ShcReport",
     "ShcSigner",
@@ -126,9 +131,11 @@ __all__ = [
     "shc_qr_symbol",
     "shc_qr_text",
     "shc_qr_to_jws",
+    "shc_signatures",
     "sign_shc",
     "sign_vdsnc",
     "vdsnc_qr_symbol",
+    "vdsnc_signatures",
     "verify_attestation",
     "verify_card",
     "verify_shc_jws",

@@ -30,6 +30,9 @@ __all__ = [
     "EKU_VDSNC_SIGNER",
     "VdsncError",
     "VdsncSigner",
+    "barcode_signer_builder",
+    "csca_builder",
+    "csca_crl_builder",
     "issue_barcode_signer",
     "issue_csca",
     "issue_csca_crl",
@@ -212,6 +215,16 @@ def issue_csca(
 ) -> x509.Certificate:
     """A self-signed country signing CA: CA:TRUE pathlen 0 (critical), keyCertSign + cRLSign
     (critical), subject key identifier; ten years."""
+    return csca_builder(key.public_key(), common_name=common_name, now=now).sign(
+        key, hashes.SHA256()
+    )
+
+
+def csca_builder(
+    public_key: ec.EllipticCurvePublicKey, *, common_name: str, now: datetime
+) -> x509.CertificateBuilder:
+    """The unsigned CSCA certificate of `issue_csca` for `public_key` (a key store whose private
+    key never leaves an HSM signs it there)."""
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, "JP"),
@@ -222,7 +235,7 @@ def issue_csca(
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + CSCA_LIFETIME)
@@ -241,8 +254,7 @@ def issue_csca(
             ),
             critical=True,
         )
-        .add_extension(_ski(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
+        .add_extension(_ski(public_key), critical=False)
     )
 
 
@@ -260,6 +272,19 @@ def issue_barcode_signer(
     private key usage period `now` .. `now + BSC_PRIVATE_KEY_USAGE`; validity = that period +
     `CERTIFICATE_LIFETIME`.
     """
+    return barcode_signer_builder(public_key, csca=csca, common_name=common_name, now=now).sign(
+        csca_key, hashes.SHA256()
+    )
+
+
+def barcode_signer_builder(
+    public_key: ec.EllipticCurvePublicKey,
+    *,
+    csca: x509.Certificate,
+    common_name: str,
+    now: datetime,
+) -> x509.CertificateBuilder:
+    """The unsigned barcode signer certificate of `issue_barcode_signer`."""
     if not isinstance(public_key.curve, ec.SECP256R1):
         raise VdsncError("VDSNC_KEY_NOT_P256", "the barcode signer key must be P-256")
     csca_ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -310,7 +335,6 @@ def issue_barcode_signer(
             ),
             critical=False,
         )
-        .sign(csca_key, hashes.SHA256())
     )
 
 
@@ -324,6 +348,19 @@ def issue_csca_crl(
 ) -> x509.CertificateRevocationList:
     """The CSCA's CRL number `crl_number` listing `revoked_serials` (barcode signers), valid
     `CRL_LIFETIME`."""
+    return csca_crl_builder(
+        csca=csca, revoked_serials=revoked_serials, crl_number=crl_number, now=now
+    ).sign(csca_key, hashes.SHA256())
+
+
+def csca_crl_builder(
+    *,
+    csca: x509.Certificate,
+    revoked_serials: Sequence[int],
+    crl_number: int,
+    now: datetime,
+) -> x509.CertificateRevocationListBuilder:
+    """The unsigned CRL of `issue_csca_crl`."""
     csca_ski = csca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     builder = (
         x509.CertificateRevocationListBuilder()
@@ -340,4 +377,4 @@ def issue_csca_crl(
         builder = builder.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
         )
-    return builder.sign(csca_key, hashes.SHA256())
+    return builder

@@ -5,7 +5,10 @@
     certsvc keys list                            kids, barcode signers, CSCA (no key material)
     certsvc keys export-csca                     the CSCA certificate as PEM on stdout
 
-Uses `CERTSVC_KEY_DIR`; `CERTSVC_SHC_ISSUER` only to print where the JWKS will be served.
+Uses `CERTSVC_KEY_DIR`, or with `CERTSVC_KEY_STORE=pkcs11` the token named by
+`CERTSVC_PKCS11_MODULE`, `CERTSVC_PKCS11_TOKEN_LABEL` and `CERTSVC_PKCS11_PIN_FILE` (initialised
+beforehand with the HSM's own tool; `create` generates every key inside it).
+`CERTSVC_SHC_ISSUER` only to print where the JWKS will be served.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 
 from cryptography import x509
 
+from certsvc.keystores import open_key_store
 from certsvc.settings import load_settings
-from signing import FileKeyStore, SigningError
+from signing import KeyStore, SigningError
 
 
 def register(sub: Any) -> None:
@@ -27,7 +31,7 @@ def register(sub: Any) -> None:
         "keys", help="Create, rotate, list and export signing keys."
     )
     actions = parser.add_subparsers(dest="keys_action", required=True, metavar="ACTION")
-    actions.add_parser("create", help="Create every key in CERTSVC_KEY_DIR.")
+    actions.add_parser("create", help="Create every key (in CERTSVC_KEY_DIR or the token).")
     rotate = actions.add_parser("rotate", help="Add a new signing key (old public keys stay).")
     rotate.add_argument("--shc", action="store_true", help="a new SMART Health Card key")
     rotate.add_argument("--barcode-signer", action="store_true", help="a new VDS-NC barcode signer")
@@ -38,14 +42,17 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(os.environ, mode="production", required={"key_dir"})
-    if settings.key_dir is None:  # load_settings enforced it; keeps mypy honest
-        return 2
-    store = FileKeyStore(settings.key_dir)
+    store = open_key_store(settings)
+    where = (
+        f"token {settings.pkcs11_token_label!r}"
+        if settings.key_store == "pkcs11"
+        else str(settings.key_dir)
+    )
     now = datetime.now(UTC)
     try:
         if args.keys_action == "create":
             store.create(now=now)
-            print(f"created keys in {settings.key_dir}")
+            print(f"created keys in {where}")
             _list(store, settings.shc_issuer)
         elif args.keys_action == "rotate":
             if args.shc or not args.barcode_signer:
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(store: FileKeyStore, issuer: str | None) -> None:
+def _list(store: KeyStore, issuer: str | None) -> None:
     keys = store.jwks()["keys"]
     current = store.shc_signer().kid
     where = f" (served at {issuer}/.well-known/jwks.json)" if issuer else ""

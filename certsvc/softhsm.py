@@ -78,6 +78,8 @@ class SoftHsm:
         self.module = ensure_softhsm()
         self.tokens = self.root / "tokens"
         self.tokens.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.pin_files: dict[str, Path] = {}
+        """PIN file of each token made by `init_token`, by label."""
         self.conf = self.root / "softhsm2.conf"
         self.conf.write_text(
             f"directories.tokendir = {self.tokens}\n"
@@ -120,4 +122,5 @@ class SoftHsm:
         fd = os.open(pin_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(pin + "\n")
+        self.pin_files[label] = pin_file
         return pin_file

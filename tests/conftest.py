@@ -22,6 +22,7 @@ from hypothesis import settings
 
 from certsvc.embedded import EmbeddedStores
 from certsvc.settings import Settings, database_url_for, load_settings
+from certsvc.softhsm import SoftHsm
 from certsvc.synthetic import ResidentEntry, World, create_world, issue_cards
 from vrs_client import KeyRing, apply_migrations, import_files
 from vrs_client.synthetic import (
@@ -204,3 +205,30 @@ async def loaded_db(
     if result.summary.persons_rejected or result.summary.vaccinations_rejected:
         raise RuntimeError("the synthetic residents did not import cleanly")
     return db
+
+
+# --- an HSM: SoftHSM2 tokens (installed by the session when missing, never skipped) -----------
+
+HSM_TOKENS = ("certsvc-unit", "certsvc-cli", "certsvc-app")
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
+    """A private SoftHSM2 with the tokens of `HSM_TOKENS`, made before this process first loads
+    the PKCS#11 library (SoftHSM2 sees only the tokens that exist by then). Installs Debian's
+    softhsm2 when it is missing; a failure to do so is an error, not a skip."""
+    hsm = SoftHsm(tmp_path_factory.mktemp("softhsm"))
+    os.environ.update(hsm.env())
+    for label in HSM_TOKENS:
+        hsm.init_token(label)
+    return hsm
+
+
+def hsm_settings_env(hsm: SoftHsm, label: str) -> dict[str, str]:
+    """The `CERTSVC_*` settings that put the signing keys in token `label`."""
+    return {
+        "CERTSVC_KEY_STORE": "pkcs11",
+        "CERTSVC_PKCS11_MODULE": str(hsm.module),
+        "CERTSVC_PKCS11_TOKEN_LABEL": label,
+        "CERTSVC_PKCS11_PIN_FILE": str(hsm.pin_files[label]),
+    }

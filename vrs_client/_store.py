@@ -27,6 +27,7 @@ from vrs_client._types import (
     IssuanceKind,
     IssuanceOutcome,
     IssuanceRecord,
+    IssuanceSignatures,
     Municipality,
     PassportItems,
     Person,
@@ -40,6 +41,8 @@ from vrs_client._types import (
 
 _passport_encoder = msgspec.msgpack.Encoder()
 _passport_decoder = msgspec.msgpack.Decoder(PassportItems)
+_signatures_encoder = msgspec.msgpack.Encoder()
+_signatures_decoder = msgspec.msgpack.Decoder(IssuanceSignatures)
 
 
 @contextlib.contextmanager
@@ -177,8 +180,8 @@ WITH person AS (
     SELECT id FROM persons WHERE id = $3
 ), issued AS (
     INSERT INTO issuances (certificate_id, municipality_code, person_id, issued_at, channel, kind,
-                           rid, kid, records_digest, passport_enc, copies, fee_yen)
-    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM person
+                           rid, kid, records_digest, passport_enc, copies, fee_yen, signatures_enc)
+    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $19 FROM person
     ON CONFLICT (certificate_id) DO NOTHING
     RETURNING certificate_id
 ), audited AS (
@@ -192,7 +195,7 @@ SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM issued), (SELECT cou
 _ISSUANCE_COLUMNS = """
 SELECT certificate_id, municipality_code, person_id, issued_at, channel, kind, rid, kid,
        records_digest, passport_enc, copies, fee_yen, voided_at, void_reason, revoked_at,
-       revoke_reason
+       revoke_reason, signatures_enc
 FROM issuances
 """
 _q_get_issuance = _ISSUANCE_COLUMNS + "WHERE certificate_id = $1"
@@ -227,7 +230,7 @@ SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM changed)
 # The person's passport items are erased with them; the issuance log (items ㊸ ㊹) and the CRL
 # entries stay (person_id becomes NULL by the foreign key).
 _q_erase_person_passports = """
-UPDATE issuances SET passport_enc = NULL
+UPDATE issuances SET passport_enc = NULL, signatures_enc = NULL
 WHERE person_id = (SELECT id FROM persons WHERE address_number = $1)
 """
 _q_delete_person = """
@@ -249,6 +252,19 @@ def _open_passport(cipher: FieldCipher, certificate_id: str, blob: bytes) -> Pas
     return _passport_decoder.decode(plain)
 
 
+def _seal_signatures(
+    cipher: FieldCipher, certificate_id: str, signatures: IssuanceSignatures
+) -> bytes:
+    return cipher.encrypt(
+        "issuances", "signatures", certificate_id, _signatures_encoder.encode(signatures)
+    )
+
+
+def _open_signatures(cipher: FieldCipher, certificate_id: str, blob: bytes) -> IssuanceSignatures:
+    plain = cipher.decrypt("issuances", "signatures", certificate_id, blob)
+    return _signatures_decoder.decode(plain)
+
+
 def _issuance(cipher: FieldCipher, row: asyncpg.Record) -> Issuance:
     certificate_id = row[0]
     return Issuance(
@@ -268,6 +284,7 @@ def _issuance(cipher: FieldCipher, row: asyncpg.Record) -> Issuance:
         void_reason=row[13],
         revoked_at=row[14],
         revoke_reason=row[15],
+        signatures=None if row[16] is None else _open_signatures(cipher, certificate_id, row[16]),
     )
 
 
@@ -350,6 +367,11 @@ class VrsTransaction:
             if record.passport is None
             else _seal_passport(cipher, record.certificate_id, record.passport)
         )
+        signatures = (
+            None
+            if record.signatures is None
+            else _seal_signatures(cipher, record.certificate_id, record.signatures)
+        )
         audit_args: tuple[Any, ...] = (
             _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 6
         )
@@ -369,6 +391,7 @@ class VrsTransaction:
             record.copies,
             record.fee_yen,
             *audit_args,
+            signatures,
         )
         if row is None or row[0] == 0:
             return IssuanceOutcome.PERSON_NOT_FOUND
@@ -422,8 +445,8 @@ class VrsTransaction:
         return RevokeOutcome.REVOKED if changed else RevokeOutcome.ALREADY_REVOKED
 
     async def delete_person(self, address_number: str) -> DeleteOutcome:
-        """Delete a person and their doses; their issuances lose the passport items and the link
-        but stay in the log (and the CRL)."""
+        """Delete a person and their doses; their issuances lose the passport items, the kept
+        signatures and the link but stay in the log (and the CRL)."""
         # Two statements: a row this statement updated is not seen again by the key's SET NULL.
         await self.connection.execute(_q_erase_person_passports, address_number)
         deleted = await self.connection.fetchval(_q_delete_person, address_number)

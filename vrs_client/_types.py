@@ -93,6 +93,18 @@ class PassportItems(msgspec.Struct, frozen=True, kw_only=True):
     other_name: str | None = None
 
 
+class IssuanceSignatures(msgspec.Struct, frozen=True, kw_only=True):
+    """The signatures a certificate was issued with, kept (encrypted) so that a reprint
+    re-attaches them instead of signing again: byte-identical even with randomized signatures."""
+
+    shc: tuple[bytes, ...]
+    """The ES256 r‖s of each SHC JWS, in order."""
+    vdsnc: tuple[bytes, ...] = ()
+    """The ES256 r‖s of each VDS-NC seal, in order (abroad only)."""
+    barcode_signer: bytes = b""
+    """SHA-256 of the barcode signer certificate (DER) that made `vdsnc`."""
+
+
 class IssuanceRecord(msgspec.Struct, frozen=True, kw_only=True):
     """An issuance to record; the municipality is the scope's."""
 
@@ -107,6 +119,7 @@ class IssuanceRecord(msgspec.Struct, frozen=True, kw_only=True):
     passport: PassportItems | None = None
     copies: int = 1
     fee_yen: int = 0
+    signatures: IssuanceSignatures | None = None
 
 
 class Issuance(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +142,8 @@ class Issuance(msgspec.Struct, frozen=True, kw_only=True):
     void_reason: str | None
     revoked_at: datetime | None
     revoke_reason: str | None
+    signatures: IssuanceSignatures | None = None
+    """None when recorded without them (before they were kept, or after the person's deletion)."""
 
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):

@@ -113,6 +113,7 @@ CREATE TABLE public.issuances (
     void_reason text,
     revoked_at timestamp with time zone,
     revoke_reason text,
+    signatures_enc bytea,
     CONSTRAINT issuances_certificate_id_check CHECK ((certificate_id ~ '^[A-Z2-7]{12}$'::text)),
     CONSTRAINT issuances_channel_check CHECK ((channel = ANY (ARRAY['app'::text, 'kiosk'::text, 'counter'::text]))),
     CONSTRAINT issuances_check CHECK (((kind = 'abroad'::text) OR (passport_enc IS NULL))),
@@ -340,6 +341,8 @@ GRANT UPDATE(void_reason) ON TABLE public.issuances TO certsvc_app;
 GRANT UPDATE(revoked_at) ON TABLE public.issuances TO certsvc_app;
 
 GRANT UPDATE(revoke_reason) ON TABLE public.issuances TO certsvc_app;
+
+GRANT UPDATE(signatures_enc) ON TABLE public.issuances TO certsvc_app;
 
 GRANT SELECT ON TABLE public.municipalities TO certsvc_app;
 

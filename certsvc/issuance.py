@@ -28,6 +28,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal, assert_never
 
 import msgspec
+from cryptography.hazmat.primitives.asymmetric import ec
 
 import mrz
 import signing
@@ -38,6 +39,7 @@ from vrs_client import (
     IssuanceKind,
     IssuanceOutcome,
     IssuanceRecord,
+    IssuanceSignatures,
     Municipality,
     PassportItems,
     Person,
@@ -406,23 +408,81 @@ def compose_certificate(
 
 
 def sign_certificate(
-    certificate: signing.Certificate, services: IssuanceServices
+    certificate: signing.Certificate,
+    services: IssuanceServices,
+    *,
+    kept: IssuanceSignatures | None = None,
 ) -> tuple[tuple[str, ...], tuple[dict[str, Any], ...]]:
-    """The SHC JWS list and (abroad) the VDS-NC seals of `certificate`. Deterministic."""
+    """The SHC JWS list and (abroad) the VDS-NC seals of `certificate`.
+
+    With `kept` (a reprint) nothing is signed: each part gets its kept signature back, once it
+    verifies over what was composed now under the same keys; `signing.ReplayError` when one
+    does not (the records changed) or the barcode signer is another one (`KeyRotatedError`)."""
+    shc_signer: signing.ShcSigner = services.keys.shc_signer()
+    bsc_signer: signing.VdsncSigner = services.keys.barcode_signer()
+    replays: list[signing.ReplaySigner] = []
+    if kept is not None:
+        shc_signer = signing.ReplaySigner(
+            kid=shc_signer.kid,
+            public_key=_shc_public_key(services, shc_signer.kid),
+            signatures=kept.shc,
+        )
+        replays.append(shc_signer)
+        if certificate.kind == "abroad":
+            if not hmac.compare_digest(
+                _fingerprint(bsc_signer.certificate_der), kept.barcode_signer
+            ):
+                raise KeyRotatedError("the barcode signer changed since the issuance")
+            bsc_signer = signing.ReplaySigner(
+                public_key=signing.certificate_public_key(bsc_signer.certificate_der),
+                signatures=kept.vdsnc,
+                certificate_der=bsc_signer.certificate_der,
+            )
+            replays.append(bsc_signer)
     jws = signing.sign_shc(
         certificate,
         issuer=services.shc_issuer,
-        signer=services.keys.shc_signer(),
+        signer=shc_signer,
         vaccination_authority=services.vaccination_authority,
     )
     seals: list[dict[str, Any]] = []
     if certificate.kind == "abroad":
         seals = signing.sign_vdsnc(
             certificate,
-            signer=services.keys.barcode_signer(),
+            signer=bsc_signer,
             vaccination_authority=services.vaccination_authority,
         )
+    if not all(replay.exhausted for replay in replays):
+        raise signing.ReplayError("REPLAY_MISMATCH", "fewer parts than kept signatures")
     return tuple(jws), tuple(seals)
+
+
+class KeyRotatedError(Exception):
+    """A reprint's kept signatures were made by a key that no longer signs."""
+
+
+def kept_signatures(
+    services: IssuanceServices, jws: tuple[str, ...], seals: tuple[dict[str, Any], ...]
+) -> IssuanceSignatures:
+    """What the issuance history keeps of a certificate's signatures, for its reprints."""
+    return IssuanceSignatures(
+        shc=signing.shc_signatures(jws),
+        vdsnc=signing.vdsnc_signatures(seals),
+        barcode_signer=(
+            _fingerprint(services.keys.barcode_signer().certificate_der) if seals else b""
+        ),
+    )
+
+
+def _fingerprint(certificate_der: bytes) -> bytes:
+    return hashlib.sha256(certificate_der).digest()
+
+
+def _shc_public_key(services: IssuanceServices, kid: str) -> ec.EllipticCurvePublicKey:
+    for jwk in services.keys.jwks()["keys"]:
+        if jwk["kid"] == kid:
+            return signing.jwk_public_key(jwk)
+    raise KeyRotatedError("the SHC key is not in the JWKS")
 
 
 async def _find_person(tx: VrsTransaction, holder: _Holder) -> Person | None:
@@ -518,6 +578,9 @@ async def _issue_in_partition(
             # Record data that the certificate formats cannot carry (an over-long field): a
             # data-quality problem of this person's record, reported as such.
             return Refused(code=RefusalCode.CERTIFICATE_NOT_COMPOSABLE)
+        # Kept for reprints: an HSM's signatures are randomized, so signing again would not
+        # give the same bytes.
+        signatures = kept_signatures(services, jws, seals)
         outcome = await tx.record_issuance(
             IssuanceRecord(
                 certificate_id=certificate_id,
@@ -531,6 +594,7 @@ async def _issue_in_partition(
                 passport=items,
                 copies=command.copies,
                 fee_yen=command.fee_yen,
+                signatures=signatures,
             ),
             audit=AuditEvent(
                 at=issued_at,
@@ -674,9 +738,12 @@ async def reprint_certificate(
     services: IssuanceServices,
 ) -> Issued | Refused:
     """Re-create a recorded certificate byte for byte from the VRS records and the issuance
-    history (deterministic ECDSA, the recorded `issued_at` as `nbf`). Refused when the issuance
-    was voided or revoked, the signing key has rotated since, or the records have been corrected
-    since (DESIGN §1.2 step 7). The issuance must be that person's. Nothing is written."""
+    history: composed again (the recorded `issued_at` as `nbf`) with the signatures the history
+    kept re-attached, each verified over what was composed now — nothing is signed again, so
+    this holds for randomized (HSM) signatures too. Refused when the issuance was voided or
+    revoked, a signing key has rotated since, or the records have been corrected since (or a
+    kept signature no longer fits them) (DESIGN §1.2 step 7). The issuance must be that
+    person's. Nothing is written."""
     municipality = await services.municipalities.get(municipality_code)
     if municipality is None:
         return Refused(code=RefusalCode.MUNICIPALITY_UNKNOWN)
@@ -693,16 +760,25 @@ async def reprint_certificate(
         return Refused(code=RefusalCode.REPRINT_KEY_ROTATED)
     if not hmac.compare_digest(issuance.records_digest, person.record_digest):
         return Refused(code=RefusalCode.REPRINT_RECORD_CORRECTED)
-    certificate = compose_certificate(
-        certificate_id=issuance.certificate_id,
-        issued_at=issuance.issued_at,
-        kind=issuance.kind.value,
-        person=person,
-        municipality=municipality,
-        passport=issuance.passport,
-        rid=issuance.rid,
-    )
-    jws, seals = sign_certificate(certificate, services)
+    if issuance.signatures is None:
+        # recorded before the history kept signatures: it cannot be re-created byte for byte
+        return Refused(code=RefusalCode.REPRINT_RECORD_CORRECTED)
+    try:
+        certificate = compose_certificate(
+            certificate_id=issuance.certificate_id,
+            issued_at=issuance.issued_at,
+            kind=issuance.kind.value,
+            person=person,
+            municipality=municipality,
+            passport=issuance.passport,
+            rid=issuance.rid,
+        )
+        jws, seals = sign_certificate(certificate, services, kept=issuance.signatures)
+    except KeyRotatedError:
+        return Refused(code=RefusalCode.REPRINT_KEY_ROTATED)
+    except signing.SigningError:
+        # a kept signature does not verify over the certificate composed now
+        return Refused(code=RefusalCode.REPRINT_RECORD_CORRECTED)
     return Issued(
         certificate=certificate, shc_jws=jws, vdsnc=seals, address_number=person.address_number
     )

@@ -32,7 +32,14 @@ from signing._qr import (
     shc_qr_symbol,
     vdsnc_qr_symbol,
 )
-from signing._replay import ReplayError, ReplaySigner, shc_signatures, vdsnc_signatures
+from signing._replay import (
+    ReplayError,
+    ReplaySigner,
+    certificate_public_key,
+    jwk_public_key,
+    shc_signatures,
+    vdsnc_signatures,
+)
 from signing._shc import (
     MAX_JWS_CHARS,
     ShcError,
@@ -114,12 +121,14 @@ __all__ = [
     "VdsncReport",
     "VdsncSigner",
     "VerifyError",
+    "certificate_public_key",
     "compute_rid",
     "decode_qr_image",
     "is_valid_my_number",
     "issue_barcode_signer",
     "issue_csca",
     "issue_csca_crl",
+    "jwk_public_key",
     "jwk_thumbprint",
     "load_trust_store",
     "mrz_name",

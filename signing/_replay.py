@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -22,7 +23,14 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from signing._errors import SigningError
 from signing._shc import b64url_decode
 
-__all__ = ["ReplayError", "ReplaySigner", "shc_signatures", "vdsnc_signatures"]
+__all__ = [
+    "ReplayError",
+    "ReplaySigner",
+    "certificate_public_key",
+    "jwk_public_key",
+    "shc_signatures",
+    "vdsnc_signatures",
+]
 
 
 class ReplayError(SigningError):
@@ -46,6 +54,29 @@ def vdsnc_signatures(seals: Sequence[dict[str, Any]]) -> tuple[bytes, ...]:
         return tuple(base64.urlsafe_b64decode(seal["sig"]["sigvl"]) for seal in seals)
     except (KeyError, TypeError, binascii.Error, ValueError):
         raise ReplayError("REPLAY_MISMATCH", "a seal has no readable signature") from None
+
+
+def jwk_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key of a published JWK (`x`, `y`)."""
+    try:
+        return ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64url_decode(jwk["x"]), "big"),
+            int.from_bytes(b64url_decode(jwk["y"]), "big"),
+            ec.SECP256R1(),
+        ).public_key()
+    except (KeyError, TypeError, ValueError, binascii.Error):
+        raise ReplayError("REPLAY_MISMATCH", "not a P-256 JWK") from None
+
+
+def certificate_public_key(certificate_der: bytes) -> ec.EllipticCurvePublicKey:
+    """The EC public key of an X.509 certificate (DER)."""
+    try:
+        key = x509.load_der_x509_certificate(certificate_der).public_key()
+    except ValueError:
+        raise ReplayError("REPLAY_MISMATCH", "not a certificate") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ReplayError("REPLAY_MISMATCH", "not an EC certificate")
+    return key
 
 
 class ReplaySigner:

@@ -140,7 +140,7 @@ def _render(issued: Issued) -> bytes:
 
 
 async def render_pdf(issued: Issued) -> bytes:
-    """The A4 PDF of an issued certificate (deterministic: a reprint gives the same bytes),
+    """The A4 PDF of an issued certificate (the same codes give the same bytes: a reprint too),
     rendered off the event loop. Holds personal data: send it, never store or log it."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(_RENDERER, functools.partial(_render, issued))

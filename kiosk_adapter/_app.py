@@ -372,8 +372,9 @@ async def confirm(
     digest = confirm_digest(payload.idempotency_key, payload.kind, payload.copies)
 
     if record.state is State.ISSUED:
-        # A print retry: the same certificate, byte for byte, from the VRS records. Not subject
-        # to the hours: the fee was collected when it was issued.
+        # A print retry: the same certificate, byte for byte, from the VRS records and the
+        # signatures kept in the issuance history. Not subject to the hours: the fee was
+        # collected when it was issued.
         if not hmac.compare_digest(digest, record.confirm_digest):
             raise kiosk_problem("KIOSK_ALREADY_ISSUED")
         again = await reprint_certificate(

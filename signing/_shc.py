@@ -68,7 +68,8 @@ class ShcSigner(Protocol):
         ...
 
     def sign(self, data: bytes) -> bytes:
-        """ES256 over `data`: the 64-byte r‖s (JOSE form), deterministic (RFC 6979)."""
+        """ES256 over `data`: the 64-byte r‖s (JOSE form); deterministic (RFC 6979) in the file
+        store, randomized in an HSM (reprints re-attach kept signatures)."""
         ...
 
 

@@ -83,7 +83,8 @@ class VdsncSigner(Protocol):
         ...
 
     def sign(self, data: bytes) -> bytes:
-        """ES256 over `data`: the 64-byte r‖s, deterministic (RFC 6979)."""
+        """ES256 over `data`: the 64-byte r‖s; deterministic (RFC 6979) in the file store,
+        randomized in an HSM (reprints re-attach kept signatures)."""
         ...
 
 

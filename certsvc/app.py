@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 import asyncpg
 import redis.asyncio as redis_asyncio
@@ -19,13 +20,14 @@ from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
 from certsvc import api, health
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
-from certsvc.resources import ChannelResources, Clock, Resources, system_clock
-from certsvc.settings import Settings, load_settings
+from certsvc.resources import ChannelResources, Clock, RedisClient, Resources, system_clock
+from certsvc.settings import Settings, SettingsError, load_settings
 
 _access = logging.getLogger("certsvc.access")
 
@@ -52,14 +54,43 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
     return pool
 
 
-def open_redis(settings: Settings) -> redis_asyncio.Redis:
+def open_redis(settings: Settings) -> RedisClient:
+    """A client of `CERTSVC_REDIS_URL`: one server, or with `CERTSVC_REDIS_CLUSTER` a Redis
+    Cluster (the URL names any node; the client learns the others and follows failovers). Every
+    script and transaction touches keys of one hash tag, so each stays in one slot."""
     if settings.redis_url is None:
         raise RuntimeError("CERTSVC_REDIS_URL is not set")
+    if settings.redis_cluster:
+        return open_redis_cluster(settings.redis_url)
     return redis_asyncio.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=1.0,
         socket_timeout=2.0,
         retry_on_timeout=False,
+        max_connections=256,
+    )
+
+
+def open_redis_cluster(url: str) -> RedisCluster:
+    """A Redis Cluster client from `redis://[user:password@]host:port[,host:port…]`: the client
+    learns the cluster from the first of these nodes that answers, so name several (a single
+    node that is down when the service starts would leave it without Redis)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise SettingsError("CERTSVC_REDIS_URL: a cluster URL is redis:// or rediss://")
+    nodes = []
+    for address in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise SettingsError("CERTSVC_REDIS_URL: cluster nodes are host:port, comma-separated")
+        nodes.append(ClusterNode(host.strip("[]"), int(port)))
+    return RedisCluster(
+        startup_nodes=nodes,
+        username=parts.username,
+        password=parts.password,
+        ssl=parts.scheme == "rediss",
+        socket_connect_timeout=1.0,
+        socket_timeout=2.0,
         max_connections=256,
     )
 

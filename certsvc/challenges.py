@@ -23,8 +23,8 @@ import redis.asyncio as redis_asyncio
 CHALLENGE_TTL = timedelta(minutes=5)
 _USED_MARKER_TTL_S = int(CHALLENGE_TTL.total_seconds()) * 2
 
-# KEYS[1] challenge, KEYS[2] used marker; ARGV[1] marker TTL. Returns the stored value, "USED",
-# or nil (never issued, or expired and evicted by its TTL).
+# KEYS[1] challenge, KEYS[2] used marker (one hash tag: one slot); ARGV[1] marker TTL. Returns
+# the stored value, "USED", or nil (never issued, or expired and evicted by its TTL).
 _CONSUME = """
 local v = redis.call('GETDEL', KEYS[1])
 if v then
@@ -62,7 +62,13 @@ def b64url_decode(text: str) -> bytes:
 
 
 class ChallengeStore:
-    def __init__(self, redis: redis_asyncio.Redis, *, key: bytes, prefix: str = "ch") -> None:
+    def __init__(
+        self,
+        redis: redis_asyncio.Redis | redis_asyncio.RedisCluster,
+        *,
+        key: bytes,
+        prefix: str = "ch",
+    ) -> None:
         self._redis = redis
         self._key = key
         self._prefix = prefix
@@ -70,7 +76,9 @@ class ChallengeStore:
 
     def _redis_key(self, challenge_id: str, kind: str) -> str:
         mac = hmac.new(self._key, f"{self._prefix}:{challenge_id}".encode(), hashlib.sha256)
-        return f"{self._prefix}:{kind}:{mac.hexdigest()[:40]}"
+        # Redis Cluster: the braces are the hash tag, so a challenge's "open" and "used" keys
+        # share a slot and the consume script can touch both (no CROSSSLOT)
+        return f"{self._prefix}:{{{mac.hexdigest()[:40]}}}:{kind}"
 
     async def issue(self, *, now: datetime) -> IssuedChallenge:
         """A fresh challenge; Redis keeps only the nonce's hash and expiry, with a TTL."""
@@ -109,7 +117,13 @@ class ChallengeStore:
 class OnceRegistry:
     """Single use of an identifier (an attestation token's `jti`) until it expires anyway."""
 
-    def __init__(self, redis: redis_asyncio.Redis, *, key: bytes, prefix: str = "jti") -> None:
+    def __init__(
+        self,
+        redis: redis_asyncio.Redis | redis_asyncio.RedisCluster,
+        *,
+        key: bytes,
+        prefix: str = "jti",
+    ) -> None:
         self._redis = redis
         self._key = key
         self._prefix = prefix
@@ -118,6 +132,8 @@ class OnceRegistry:
         """True the first time `identifier` is seen; False for a replay."""
         mac = hmac.new(self._key, f"{self._prefix}:{identifier}".encode(), hashlib.sha256)
         ttl = max(1, int((until - now).total_seconds()) + 120)  # + the verifier's clock skew
+        # One key, one command: any slot will do under Redis Cluster. A jti is accepted once
+        # whatever the challenge, so its key is not tagged with one.
         stored = await self._redis.set(
             f"{self._prefix}:{mac.hexdigest()[:40]}", b"1", nx=True, ex=ttl
         )

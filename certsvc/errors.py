@@ -298,6 +298,10 @@ def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
 _DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # Redis Cluster: a primary is down and no replica has taken over its slots yet
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InterfaceError,

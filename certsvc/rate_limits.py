@@ -9,7 +9,9 @@ import time
 
 import redis.asyncio as redis_asyncio
 
-# One command per hit: the counter and, on its first use, the expiry of its window.
+# One command per hit: the counter and, on its first use, the expiry of its window. One key per
+# script, so it stays in one slot under Redis Cluster (the client and person counters live in
+# different slots: two calls, never one script).
 _INCR = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
@@ -20,7 +22,7 @@ return n
 class RateLimiter:
     def __init__(
         self,
-        redis: redis_asyncio.Redis,
+        redis: redis_asyncio.Redis | redis_asyncio.RedisCluster,
         *,
         key: bytes,
         name: str,

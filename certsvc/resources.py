@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 import redis.asyncio as redis_asyncio
+from redis.asyncio.cluster import RedisCluster
 
 import signing
 from certsvc.challenges import ChallengeStore, OnceRegistry
@@ -18,6 +19,9 @@ from certsvc.settings import Settings, SettingsError
 from vrs_client import VrsStore
 
 Clock = Callable[[], datetime]
+#: One Redis server or a Redis Cluster (CERTSVC_REDIS_CLUSTER): the stores use only commands
+#: and single-slot scripts that both serve.
+RedisClient = redis_asyncio.Redis | RedisCluster
 
 
 def system_clock() -> datetime:
@@ -38,7 +42,7 @@ class ChannelResources:
         *,
         settings: Settings,
         pool: asyncpg.Pool,
-        redis: redis_asyncio.Redis,
+        redis: RedisClient,
         clock: Clock = system_clock,
         person_limit: bool = True,
     ) -> None:
@@ -94,7 +98,7 @@ class Resources(ChannelResources):
         *,
         settings: Settings,
         pool: asyncpg.Pool,
-        redis: redis_asyncio.Redis,
+        redis: RedisClient,
         clock: Clock = system_clock,
         person_limit: bool = True,
     ) -> None:

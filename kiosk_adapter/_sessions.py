@@ -19,7 +19,8 @@ import redis.asyncio as redis_asyncio
 SESSION_TTL = timedelta(minutes=10)
 _PREFIX = "kiosk:s:"
 
-# KEYS[1] the session; ARGV[1] the value expected, ARGV[2] the new value. 1 when swapped.
+# KEYS[1] the session (the only key: one slot under Redis Cluster); ARGV[1] the value expected,
+# ARGV[2] the new value. 1 when swapped.
 _SWAP = """
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[1] then
@@ -60,7 +61,9 @@ def confirm_digest(idempotency_key: str, kind: str, copies: int) -> str:
 
 
 class SessionStore:
-    def __init__(self, redis: redis_asyncio.Redis, *, key: bytes) -> None:
+    def __init__(
+        self, redis: redis_asyncio.Redis | redis_asyncio.RedisCluster, *, key: bytes
+    ) -> None:
         self._redis = redis
         self._key = key
         self._swap = redis.register_script(_SWAP)

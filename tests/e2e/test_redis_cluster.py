@@ -1,0 +1,180 @@
+"""The service on a Redis Cluster (CERTSVC_REDIS_CLUSTER=true): 3 primaries with a replica each,
+on loopback, from the same valkey-server binary. The app and kiosk flows run on it (every
+script stays in one slot: no CROSSSLOT), and a primary killed mid-way has its replica promoted:
+until then requests answer 503 DEPENDENCY_UNAVAILABLE (never 500), afterwards they succeed
+again without a restart."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+import redis.asyncio as redis_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from redis.asyncio.cluster import RedisCluster
+
+from certsvc.app import create_app
+from certsvc.commands.kiosk_sim import run_kiosk_session
+from certsvc.embedded_cluster import EmbeddedRedisCluster
+from certsvc.settings import Settings
+from certsvc.synthetic import ResidentEntry, World, load_card
+from tests.conftest import WORLD_NOW
+from tests.e2e.app_flow import certificate_request
+from tests.e2e.conftest import MovableClock
+from tests.e2e.kiosk_flow import KioskClient, kiosk_client, resident
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[EmbeddedRedisCluster]:
+    started = EmbeddedRedisCluster(tmp_path / "cluster", primaries=3, replicas=1).start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def cluster_settings(world_settings: Settings, cluster: EmbeddedRedisCluster) -> Settings:
+    return msgspec.structs.replace(
+        world_settings,
+        redis_url=cluster.url,
+        redis_cluster=True,
+        # the failover test issues many certificates for a few residents
+        rate_person_per_hour=100_000,
+        rate_client_per_minute=100_000,
+    )
+
+
+@pytest.fixture
+async def cluster_app(
+    cluster_settings: Settings, loaded_db: asyncpg.Pool, clock: MovableClock
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=create_app(cluster_settings, clock=clock)) as client:
+        yield client
+
+
+@pytest.fixture
+async def cluster_kiosk(
+    cluster_settings: Settings, loaded_db: asyncpg.Pool, clock: MovableClock
+) -> AsyncIterator[KioskClient]:
+    async with kiosk_client(cluster_settings, clock) as client:
+        yield client
+
+
+async def _issue(
+    client: AsyncTestClient[Litestar], world: World, entry: ResidentEntry, kind: str = "domestic"
+) -> tuple[int, dict[str, Any]]:
+    """One app issuance from a fresh challenge; (status, body) of whichever call answered last."""
+    challenge = await client.post("/v1/app/challenges")
+    if challenge.status_code != 201:
+        return challenge.status_code, challenge.json()
+    body = certificate_request(world, entry, challenge.json(), now=WORLD_NOW, kind=kind)
+    response = await client.post("/v1/app/certificates", json=body)
+    if response.status_code != 201:
+        return response.status_code, response.json()
+    replay = await client.post("/v1/app/certificates", json=body)
+    # the consume script touches the challenge and its "used" marker: one slot, or CROSSSLOT
+    assert replay.json()["code"] == "CHALLENGE_ALREADY_USED", replay.text
+    return response.status_code, response.json()
+
+
+async def _keys_with_ttl(cluster: EmbeddedRedisCluster) -> list[bytes]:
+    """Every key of every primary (each asked directly), each checked for a TTL."""
+    keys: list[bytes] = []
+    for node in cluster.primary_nodes():
+        client = redis_asyncio.Redis(host="127.0.0.1", port=node.port)
+        try:
+            async for key in client.scan_iter(count=1000):
+                assert await client.ttl(key) > 0, "every Redis key has a TTL"
+                keys.append(key)
+        finally:
+            await client.aclose()
+    return keys
+
+
+async def test_cluster_app_and_kiosk_flows(
+    cluster_app: AsyncTestClient[Litestar],
+    cluster_kiosk: KioskClient,
+    cluster: EmbeddedRedisCluster,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+) -> None:
+    entry = resident(resident_entries, "131016")
+    for kind in ("domestic", "abroad"):
+        status, body = await _issue(cluster_app, world, entry, kind)
+        assert status == 201, body
+    ready = await cluster_app.get("/ready")
+    assert ready.status_code == 200, ready.text
+
+    session = await run_kiosk_session(
+        cluster_kiosk,
+        card=load_card(world.directory, entry),
+        municipality_code="131016",
+        kind="abroad",
+    )
+    assert session.state == "COMPLETED"
+    assert session.pdfs
+
+    keys = await _keys_with_ttl(cluster)
+    challenge_keys = [k for k in keys if k.startswith(b"ch:{")]
+    assert challenge_keys  # the used markers of the challenges above
+    assert any(k.startswith(b"kiosk:s:") for k in keys)
+    # keys of one challenge share a hash tag, hence a slot
+    tag = challenge_keys[0].split(b"}")[0] + b"}"
+    probe = RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)
+    try:
+        slot_open = await probe.cluster_keyslot((tag + b":open").decode())
+        slot_used = await probe.cluster_keyslot((tag + b":used").decode())
+    finally:
+        await probe.aclose()
+    assert slot_open == slot_used
+
+
+async def test_cluster_primary_killed_replica_promoted(
+    cluster_app: AsyncTestClient[Litestar],
+    cluster_kiosk: KioskClient,
+    cluster: EmbeddedRedisCluster,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+) -> None:
+    entries = [resident(resident_entries, "282022", i) for i in range(2)]
+    for entry in entries:
+        status, body = await _issue(cluster_app, world, entry)
+        assert status == 201, body
+
+    victim = cluster.primary_nodes()[0]
+    victim.kill()
+    killed_at = time.monotonic()
+
+    statuses: list[int] = []
+    consecutive_ok = 0
+    # bounded: at most 40 s or 400 issuances, until 10 in a row succeed after a promotion
+    while time.monotonic() - killed_at < 40 and len(statuses) < 400:
+        status, body = await _issue(cluster_app, world, entries[len(statuses) % 2])
+        statuses.append(status)
+        if status == 201:
+            consecutive_ok += 1
+        else:
+            consecutive_ok = 0
+            assert status == 503, body  # never a 500, never a half answer
+            assert body["code"] == "DEPENDENCY_UNAVAILABLE"
+        if consecutive_ok >= 10 and cluster.is_ok():
+            break
+    assert consecutive_ok >= 10, f"did not recover: {statuses[-20:]}"
+    assert 503 in statuses  # the outage was seen, and answered as such
+    # the killed primary's replica took over its slots: still 3 primaries, one fewer node
+    assert len(cluster.primary_nodes()) == 3
+    assert cluster.is_ok()
+
+    ready = await cluster_app.get("/ready")
+    assert ready.status_code == 200, ready.text
+    session = await run_kiosk_session(
+        cluster_kiosk, card=load_card(world.directory, entries[0]), municipality_code="282022"
+    )
+    assert session.state == "COMPLETED"

@@ -48,7 +48,7 @@ def main() -> None:
         hsm = SoftHsm(Path(tmp) / "softhsm")
         pin = hsm.init_token("bench").read_text().strip()
         os.environ.update(hsm.env())
-        token = Pkcs11KeyStore(module=hsm.module, token_label="bench", pin=pin)
+        token = Pkcs11KeyStore(module=hsm.module, token_label="bench", pin=pin)  # noqa: S106
         token.create(now=now)
         files = FileKeyStore(Path(tmp) / "keys")
         files.create(now=now)

@@ -51,7 +51,7 @@ def ensure_softhsm() -> Path:
     if _INSTALL_SCRIPT.is_file():
         command = ["bash", str(_INSTALL_SCRIPT)]
     elif shutil.which("apt-get") is not None and os.geteuid() == 0:
-        command = ["sh", "-c", "apt-get update -qq && apt-get install -y -qq softhsm2"]
+        command = ["/bin/sh", "-c", "apt-get update -qq && apt-get install -y -qq softhsm2"]
     else:
         raise SoftHsmError(
             "SoftHSM2 is missing: install Debian's softhsm2 (apt-get install softhsm2)"

@@ -449,13 +449,16 @@ def _summary(label: str, answers: list[Answer], elapsed: float, cpu: dict[str, f
     statuses: dict[int, int] = {}
     for a in answers:
         statuses[a.status] = statuses.get(a.status, 0) + 1
-    per = " ".join(f"{k} {v / max(len(ok), 1) * 1000:.2f}" for k, v in cpu.items())
+    if any(v < 0 for v in cpu.values()):
+        per = "n/a (a process died during the phase)"
+    else:
+        per = " ".join(f"{k} {v / max(len(ok), 1) * 1000:.2f}" for k, v in cpu.items())
     others = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()) if k != 201) or "none"
     p50, p99 = _percentile([a.ms for a in ok], 0.5), _percentile([a.ms for a in ok], 0.99)
     return (
-        f"  {label:<22} {len(ok) / elapsed:7.0f} /s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+        f"  {label:<30} {len(ok) / elapsed:7.0f} /s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
         f"  201s {len(ok)}  others {others}"
-        f"\n  {'':<22} CPU ms per issuance: {per}"
+        f"\n  {'':<30} CPU ms per issuance: {per}"
     )
 
 
@@ -681,6 +684,12 @@ def main() -> None:
         f"  Redis primary killed: replica promoted: {'yes' if promoted else 'NO'}; requests "
         f"answered non-201 for {window:.1f} s after the kill ({len(failed)} of them, statuses "
         f"{sorted({a.status for a in failed})}); {len(recovered)} 201s after the last failure"
+    )
+    print(
+        "    (a 409 there is a challenge consumed just before the crash: the script ran, its "
+        "reply was lost,
+    the client library retried on the promoted replica, which had "
+        "the challenge's used marker)"
     )
     spread = {k: after_k.get(k, 0) - before_k.get(k, 0) for k in after_k}
     print(

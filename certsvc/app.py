@@ -12,10 +12,12 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
 import redis.asyncio as redis_asyncio
+import redis.exceptions
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
@@ -71,6 +73,22 @@ def open_redis(settings: Settings) -> RedisClient:
     )
 
 
+class _FailoverSafeCluster(RedisCluster):
+    """RedisCluster whose commands fail as `ConnectionError` when a node dies under them.
+
+    While a primary is down, redis-py 8's cluster client may disconnect a connection that
+    another coroutine is writing to; that coroutine then fails inside redis-py with an
+    `AttributeError` (its writer is gone) or uvloop's `RuntimeError` (the transport is closed).
+    Both mean "the connection was lost", so they are answered as a dependency down (503), not
+    as a bug of ours (500)."""
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().execute_command(*args, **kwargs)
+        except (AttributeError, RuntimeError) as exc:
+            raise redis.exceptions.ConnectionError("connection lost during a command") from exc
+
+
 def open_redis_cluster(url: str) -> RedisCluster:
     """A Redis Cluster client from `redis://[user:password@]host:port[,host:port…]`: the client
     learns the cluster from the first of these nodes that answers, so name several (a single
@@ -84,7 +102,7 @@ def open_redis_cluster(url: str) -> RedisCluster:
         if not host or not port.isdigit():
             raise SettingsError("CERTSVC_REDIS_URL: cluster nodes are host:port, comma-separated")
         nodes.append(ClusterNode(host.strip("[]"), int(port)))
-    return RedisCluster(
+    return _FailoverSafeCluster(
         startup_nodes=nodes,
         username=parts.username,
         password=parts.password,

@@ -687,8 +687,7 @@ def main() -> None:
     )
     print(
         "    (a 409 there is a challenge consumed just before the crash: the script ran, its "
-        "reply was lost,
-    the client library retried on the promoted replica, which had "
+        "reply was lost,\n    the client library retried on the promoted replica, which had "
         "the challenge's used marker)"
     )
     spread = {k: after_k.get(k, 0) - before_k.get(k, 0) for k in after_k}

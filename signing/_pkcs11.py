@@ -43,7 +43,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from signing._keystore import BSC_NAME, CSCA_NAME, KeyStoreError
+from signing._keystore import (
+    _RID_RE,
+    BSC_NAME,
+    CSCA_NAME,
+    KeyStoreError,
+    _CscaCrlState,
+    _ShcCrl,
+)
 from signing._shc import ShcSigner, b64url, public_jwk
 from signing._vdsnc import (
     VdsncSigner,
@@ -66,18 +73,6 @@ _SESSIONS: dict[tuple[str, str], tuple[Any, bytes, threading.Lock]] = {}
 
 # DER of AlgorithmIdentifier { ecdsa-with-SHA256 } (RFC 5758 §3.2: parameters absent)
 _ECDSA_SHA256_ALG: Final = bytes.fromhex("300a06082a8648ce3d040302")
-
-
-class _ShcCrl(msgspec.Struct, frozen=True, kw_only=True):
-    kid: str
-    method: str
-    ctr: int
-    rids: list[str]
-
-
-class _CscaCrlState(msgspec.Struct, frozen=True, kw_only=True):
-    crl_number: int
-    revoked: list[int]
 
 
 def _digest(pin: str) -> bytes:
@@ -526,8 +521,6 @@ class Pkcs11KeyStore:
         return None if crl is None else msgspec.to_builtins(crl)
 
     def update_shc_crl(self, kid: str, rids: list[str]) -> dict[str, Any]:
-        from signing._keystore import _RID_RE
-
         self._ensure()
         if kid not in {s.kid for s in self._shc}:
             raise KeyStoreError("KEYS_UNKNOWN_KID", "no SHC key with this kid")

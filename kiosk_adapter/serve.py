@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import ssl
 from typing import Any
 
 from litestar import Litestar
 
+from certsvc.commands.serve import check_ports_free
 from certsvc.logs import configure_logging
-from certsvc.settings import load_settings
+from certsvc.ops import ops_listener_thread, prepare_worker_metrics
+from certsvc.settings import Settings, load_settings
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the
@@ -38,6 +41,10 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve-kiosk",
         help="Run the kiosk adapter (mutual TLS, its own port) in production from settings.",
+        description="Serves kiosk protocol v1 on CERTSVC_HOST:CERTSVC_KIOSK_PORT with mutual TLS "
+        "(CERTSVC_KIOSK_TLS_CERT, CERTSVC_KIOSK_TLS_KEY, CERTSVC_KIOSK_CLIENT_CA), and /metrics, "
+        "/health, /ready on the operations listener CERTSVC_OPS_HOST:CERTSVC_OPS_PORT (set a "
+        "port other than serve's when both run on one machine).",
     )
     parser.set_defaults(run=run)
 
@@ -54,6 +61,26 @@ def run(args: argparse.Namespace) -> int:
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
+    check_ports_free(
+        settings,
+        {
+            "CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port),
+            "CERTSVC_OPS_PORT": (settings.ops_host, settings.ops_port),
+        },
+    )
+    # /metrics, /health, /ready on the loopback operations listener: the kiosk listener itself
+    # demands the center's client certificate, which no monitoring system holds.
+    metrics_dir = prepare_worker_metrics(settings.workers)
+    try:
+        with ops_listener_thread(settings):
+            _serve(uvicorn, settings)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _serve(uvicorn: Any, settings: Settings) -> None:
     uvicorn.run(
         "kiosk_adapter.serve:create_app_from_env",
         factory=True,
@@ -70,4 +97,3 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         lifespan="on",
     )
-    return 0

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
+from certsvc.commands._failures import make_private_directory, write_private_file
 from certsvc.synthetic import load_card, load_residents
 from signing.synthetic import SyntheticCard
 
@@ -245,11 +246,11 @@ async def run_kiosk_session(
 
 def save_pdfs(result: SessionResult, directory: Path) -> list[Path]:
     """Write each copy as `<certificate id>-<n>.pdf` in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_directory(directory)
     paths = []
     for n, pdf in enumerate(result.pdfs, start=1):
         path = directory / f"{result.certificate_id}-{n}.pdf"
-        path.write_bytes(pdf)
+        write_private_file(path, pdf)
         paths.append(path)
     return paths
 

@@ -91,6 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = f"certsvc {args.command}"
     try:
         status: int = args.run(args)
+    except BaseException as exc:  # noqa: BLE001 — reported in one line by _failed
+        failed = _failed(exc, name)
+        # A command whose statuses are a contract of their own (`verify`: 0-3) says so with
+        # `failure_status`: every failure then exits with it.
+        failure_status: int | None = getattr(args, "failure_status", None)
+        return failed if failure_status is None else failure_status
+    return status
+
+
+def _failed(error: BaseException, name: str) -> int:
+    """Print the one line for `error` and return the exit status."""
+    try:
+        raise error
     except CommandFailed as exc:
         if exc.status is Exit.OUTPUT_CLOSED:
             _silence_stdout()
@@ -122,7 +135,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return int(Exit.INTERNAL)
-    return status
 
 
 if __name__ == "__main__":

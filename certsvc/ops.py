@@ -26,13 +26,15 @@ import msgspec
 import redis.asyncio as redis_asyncio
 from litestar import Litestar, Response, get
 from litestar.datastructures import State
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from certsvc import metrics
 from certsvc.errors import Problem, exception_handlers, problem_response
 from certsvc.settings import Settings
 
 _CHECK_TIMEOUT_S = 1.0
+# The classic text format, which every Prometheus version reads (Litestar adds the charset).
+METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
 _log = logging.getLogger("certsvc.ops")
 
 
@@ -108,7 +110,7 @@ async def ops_metrics(state: State) -> Response[bytes]:
     failing = await state.probes.failing()
     return Response(
         exposition(dependencies={n: n not in failing for n in ("postgres", "redis")}),
-        media_type=CONTENT_TYPE_LATEST,
+        media_type=METRICS_MEDIA_TYPE,
         headers={"Cache-Control": "no-store"},
     )
 
@@ -158,7 +160,7 @@ def metrics_route() -> Any:
     @get("/metrics", include_in_schema=False, sync_to_thread=False)
     def app_metrics() -> Response[bytes]:
         return Response(
-            exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"}
+            exposition(), media_type=METRICS_MEDIA_TYPE, headers={"Cache-Control": "no-store"}
         )
 
     return app_metrics

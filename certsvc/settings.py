@@ -131,7 +131,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     ops_host: str = "127.0.0.1"
     """Listen address of the operations listener (/metrics, /health, /ready): keep it private."""
-    ops_port: int = 9100
+    ops_port: int = 9180
     """Listen port of the operations listener of `serve` and `serve-kiosk` (0: any free port)."""
 
     def __repr__(self) -> str:

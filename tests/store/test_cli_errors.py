@@ -101,11 +101,11 @@ def test_import_exit_status_says_how_much_was_applied(
     persons.write_text("\n".join([header, *rows[:2], *broken[2:]]) + "\n", encoding="utf-8")
     status, _, err = run(capsys, "import", str(persons), "--no-progress")
     line = one_line(err)
-    assert status == Exit.IMPORT_PARTIAL == 4
+    assert status == 4
     assert f"2 of 4 rows rejected (the others were applied); see {persons}.rejected.csv" in line
 
     status, _, err = run(capsys, "import", str(persons), "--strict", "--no-progress")
-    assert status == Exit.IMPORT_NOTHING_APPLIED == 5
+    assert status == 5
     assert "--strict: 2 rows rejected, nothing was applied" in one_line(err)
 
     persons.write_text("\n".join([header, *broken]) + "\n", encoding="utf-8")

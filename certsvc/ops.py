@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -218,7 +219,6 @@ def port_in_use(host: str, port: int) -> bool:
 def prepare_worker_metrics(workers: int) -> str | None:
     """For several workers: a fresh multiprocess directory in `PROMETHEUS_MULTIPROC_DIR`, set
     before any worker starts (the workers inherit it). Returns it, or None for one worker."""
-    import os
     import tempfile
 
     if workers <= 1:
@@ -226,3 +226,32 @@ def prepare_worker_metrics(workers: int) -> str | None:
     directory = tempfile.mkdtemp(prefix="certsvc-metrics-")
     os.environ[metrics.MULTIPROC_ENV] = directory
     return directory
+
+
+def serve_beside_ops_listener(
+    settings: Settings, *, ports: dict[str, tuple[str, int]], serve: Callable[[], None]
+) -> None:
+    """Run `serve()` (a blocking `uvicorn.run` of the workers) with the operations listener
+    beside it in this process. First, every port of `ports` (setting name → host, port) and the
+    operations port must be free: `CommandFailed(LISTENER)` names the setting otherwise. With
+    several workers, their metrics go through a fresh multiprocess directory."""
+    from certsvc.commands._failures import CommandFailed, Exit
+
+    every = {**ports, "CERTSVC_OPS_PORT": (settings.ops_host, settings.ops_port)}
+    for name, (host, port) in every.items():
+        if port_in_use(host, port):
+            raise CommandFailed(
+                f"port {port} on {host} ({name}) is in use; stop what listens there or set "
+                f"{name} to another port",
+                Exit.LISTENER,
+            )
+    metrics_dir = prepare_worker_metrics(settings.workers)
+    try:
+        with ops_listener_thread(settings):
+            serve()
+    finally:
+        if metrics_dir is not None:
+            import shutil
+
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            os.environ.pop(metrics.MULTIPROC_ENV, None)

@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import ssl
 from typing import Any
 
 from litestar import Litestar
 
-from certsvc.commands.serve import check_ports_free
-from certsvc.logs import configure_logging
-from certsvc.ops import ops_listener_thread, prepare_worker_metrics
-from certsvc.settings import Settings, load_settings
+from certsvc.channel import (
+    Settings,
+    configure_logging,
+    load_settings,
+    serve_beside_ops_listener,
+)
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the
@@ -61,22 +62,13 @@ def run(args: argparse.Namespace) -> int:
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
-    check_ports_free(
-        settings,
-        {
-            "CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port),
-            "CERTSVC_OPS_PORT": (settings.ops_host, settings.ops_port),
-        },
-    )
     # /metrics, /health, /ready on the loopback operations listener: the kiosk listener itself
     # demands the center's client certificate, which no monitoring system holds.
-    metrics_dir = prepare_worker_metrics(settings.workers)
-    try:
-        with ops_listener_thread(settings):
-            _serve(uvicorn, settings)
-    finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+    serve_beside_ops_listener(
+        settings,
+        ports={"CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port)},
+        serve=lambda: _serve(uvicorn, settings),
+    )
     return 0
 
 

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 from typing import Any
 
-from certsvc.commands._failures import CommandFailed, Exit
-from certsvc.settings import Settings, load_settings
+from certsvc.settings import load_settings
 
 
 def register(sub: Any) -> None:
@@ -26,48 +24,26 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def check_ports_free(settings: Settings, ports: dict[str, tuple[str, int]]) -> None:
-    """`CommandFailed(LISTENER)` naming the setting of the first port that is in use."""
-    from certsvc.ops import port_in_use
-
-    for name, (host, port) in ports.items():
-        if port_in_use(host, port):
-            raise CommandFailed(
-                f"port {port} on {host} ({name}) is in use; stop what listens there or set "
-                f"{name} to another port",
-                Exit.LISTENER,
-            )
-
-
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from certsvc.ops import ops_listener_thread, prepare_worker_metrics
+    from certsvc.ops import serve_beside_ops_listener
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ)
-    check_ports_free(
+    serve_beside_ops_listener(
         settings,
-        {
-            "CERTSVC_PORT": (settings.host, settings.port),
-            "CERTSVC_OPS_PORT": (settings.ops_host, settings.ops_port),
-        },
+        ports={"CERTSVC_PORT": (settings.host, settings.port)},
+        serve=lambda: uvicorn.run(
+            "certsvc.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="on",
+        ),
     )
-    metrics_dir = prepare_worker_metrics(settings.workers)
-    try:
-        with ops_listener_thread(settings):
-            uvicorn.run(
-                "certsvc.app:create_app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=settings.workers,
-                log_config=None,
-                access_log=False,
-                server_header=False,
-                lifespan="on",
-            )
-    finally:
-        if metrics_dir is not None:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0

@@ -190,3 +190,17 @@ def test_export_into_a_closed_pipe(cli_env: dict[str, str], tmp_path: Path) -> N
     line = one_line(err_file.read_text(encoding="utf-8"))
     assert "standard output was closed before the export finished" in line
     assert "-o FILE" in line
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_documented_example_files_import_cleanly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    persons, vaccinations = tmp_path / "persons.csv", tmp_path / "vaccinations.csv"
+    persons.write_bytes((examples / "persons.csv").read_bytes())
+    vaccinations.write_bytes((examples / "vaccinations.csv").read_bytes())
+    status, out, err = run(capsys, "import", str(persons), str(vaccinations), "--no-progress")
+    assert status == 0, err
+    assert "persons: 3 read, 3 inserted" in out
+    assert "vaccinations: 6 read, 6 inserted" in out

@@ -245,6 +245,7 @@ def serve_beside_ops_listener(
                 f"{name} to another port",
                 Exit.LISTENER,
             )
+    asyncio.run(_check_stores(settings))
     metrics_dir = prepare_worker_metrics(settings.workers)
     try:
         with ops_listener_thread(settings):
@@ -255,3 +256,28 @@ def serve_beside_ops_listener(
 
             shutil.rmtree(metrics_dir, ignore_errors=True)
             os.environ.pop(metrics.MULTIPROC_ENV, None)
+
+
+async def _check_stores(settings: Settings) -> None:
+    """Before any worker starts: both stores answer, else `CommandFailed(STORE)` in one line
+    (a worker whose start-up fails would log a traceback and exit)."""
+    from certsvc.commands._failures import CommandFailed, Exit, connect_database
+    from certsvc.settings import mask_url
+
+    if settings.database_url is not None:
+        conn = await connect_database(settings.database_url)
+        await conn.close()
+    if settings.redis_url is not None:
+        client = redis_asyncio.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=5, socket_timeout=5
+        )
+        try:
+            await client.ping()
+        except (OSError, redis_asyncio.RedisError) as exc:
+            raise CommandFailed(
+                f"cannot reach Redis at {mask_url(settings.redis_url)}: {type(exc).__name__}; "
+                "check CERTSVC_REDIS_URL and that the server runs",
+                Exit.STORE,
+            ) from None
+        finally:
+            await client.aclose()

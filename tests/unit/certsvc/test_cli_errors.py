@@ -226,3 +226,61 @@ def test_import_help_names_the_columns(capsys: pytest.CaptureFixture[str]) -> No
     assert "dose_number,vaccinated_on,product,lot_number" in out
     assert "--encoding" in out
     assert "docs/import-format.md" in out
+
+
+def test_the_banner_of_a_temporary_demo_directory_says_it_goes(tmp_path: Path) -> None:
+    import io
+
+    from certsvc.demo import _banner
+    from certsvc.settings import load_settings
+
+    settings = load_settings({}, mode="demo")
+    out = io.StringIO()
+    _banner(
+        settings,
+        demo_dir=tmp_path,
+        base_url="http://127.0.0.1:8000",
+        started=0.0,
+        entries=[],
+        extra="",
+        out=out,
+        temporary=True,
+    )
+    text = out.getvalue()
+    assert f"demo directory: {tmp_path}\n" in text  # the line scripts read stays as it was
+    assert "temporary: removed with everything in it" in text
+    assert "certsvc demo --dir DIR to keep it" in text
+    assert "metrics: http://127.0.0.1:8000/metrics" in text
+
+
+def test_serve_with_an_unreachable_database_says_so_before_any_worker_starts(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = {
+        "CERTSVC_DATABASE_URL": f"postgresql://svc:pw@127.0.0.1:{port}/vrs",
+        "CERTSVC_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "CERTSVC_MASTER_KEY": KEY,
+        "CERTSVC_LOOKUP_KEY": KEY,
+        "CERTSVC_JLIS_TRUST_FILE": str(tmp_path / "trust.json"),
+        "CERTSVC_ATTESTATION_JWKS_FILE": str(tmp_path / "jwks.json"),
+        "CERTSVC_ATTESTATION_ISSUER": "https://attestation.example.jp",
+        "CERTSVC_ATTESTATION_AUDIENCE": "https://vc.example.jp",
+        "CERTSVC_APP_IDS": "jp.lg.example",
+        "CERTSVC_SHC_ISSUER": "https://vc.example.jp/issuer",
+        "CERTSVC_KEY_DIR": str(tmp_path / "keys"),
+        "CERTSVC_TERMS_VERSION": "1",
+        "CERTSVC_PORT": "0",
+        "CERTSVC_OPS_PORT": "0",
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    status, _, err = run(capsys, "serve")
+    line = one_line(err)
+    assert status == 7
+    assert line.startswith(
+        f"certsvc serve: cannot reach PostgreSQL at postgresql://svc:***@127.0.0.1:{port}/vrs"
+    )
+    assert "pw@" not in err

@@ -62,17 +62,27 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+_OURS = tuple(
+    str(Path(__file__).resolve().parents[1] / package)
+    for package in ("certsvc", "kiosk_adapter", "signing", "mrz", "vrs_client")
+)
+
+
 def _where(exc: BaseException) -> str:
-    """The innermost frame of `exc` (file:line): where a bug is, without the message, which may
-    quote personal data (a row value in a driver error)."""
+    """The innermost frame of `exc` in the project's own code (file:line; else the innermost of
+    all): where a bug is, without the message, which may quote personal data (a row value in a
+    driver error)."""
     tb = exc.__traceback__
-    last = None
+    last = ours = None
     while tb is not None:
         last = tb
+        if tb.tb_frame.f_code.co_filename.startswith(_OURS):
+            ours = tb
         tb = tb.tb_next
-    if last is None:
+    frame = ours or last
+    if frame is None:
         return "?"
-    return f"{Path(last.tb_frame.f_code.co_filename).name}:{last.tb_lineno}"
+    return f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}"
 
 
 def _silence_stdout() -> None:
@@ -128,7 +138,8 @@ def _failed(error: BaseException, name: str) -> int:
         return int(Exit.INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 — the last resort: one line, never a traceback
         # The type and the place only: an exception's message may quote personal data.
-        _log.error("unexpected %s at %s", type(exc).__name__, _where(exc))
+        if logging.getLogger().handlers:  # a configured log (serve, demo); else stderr only
+            _log.error("unexpected %s at %s", type(exc).__name__, _where(exc))
         print(
             f"{name}: unexpected error {type(exc).__name__} at {_where(exc)}; this is a bug: "
             "report the command, this line and the version (certsvc --version)",

@@ -17,7 +17,12 @@ from typing import Any
 import httpx
 
 import signing
-from certsvc.commands._failures import make_private_directory, write_private_file
+from certsvc.commands._failures import (
+    CommandFailed,
+    Exit,
+    make_private_directory,
+    write_private_file,
+)
 from certsvc.synthetic import (
     DEMO_APP_ID,
     DEMO_APP_VERSION,
@@ -50,6 +55,12 @@ def register(sub: Any) -> None:
 
 
 def _demo_env(demo_dir: Path) -> dict[str, str]:
+    if not (demo_dir / "demo.env").is_file():
+        raise CommandFailed(
+            f"{demo_dir} is not a demo directory (it has no demo.env): give the one the demo's "
+            "banner prints on its line 'demo directory: PATH'",
+            Exit.FILE,
+        )
     env = {}
     for line in (demo_dir / "demo.env").read_text(encoding="utf-8").splitlines():
         name, sep, value = line.partition("=")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import base64
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,7 @@ def test_an_unexpected_error_is_one_line_without_its_message(
     status, _, err = run(capsys, "boom")
     line = one_line(err)
     assert status == 70
-    assert line.startswith("certsvc boom: unexpected error ValueError at test_cli_errors.py:")
+    assert re.match(r"certsvc boom: unexpected error ValueError at [a-z_]+\.py:\d+; ", line)
     assert "certsvc --version" in line
     assert "山田" not in err
     assert "123456789018" not in err
@@ -284,3 +285,11 @@ def test_serve_with_an_unreachable_database_says_so_before_any_worker_starts(
         f"certsvc serve: cannot reach PostgreSQL at postgresql://svc:***@127.0.0.1:{port}/vrs"
     )
     assert "pw@" not in err
+
+
+def test_app_client_names_a_directory_that_is_not_a_demo_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = run(capsys, "app-client", "--demo-dir", str(tmp_path))
+    assert status == 3
+    assert f"{tmp_path} is not a demo directory (it has no demo.env)" in one_line(err)

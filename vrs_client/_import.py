@@ -212,11 +212,16 @@ def _header_problem(path: Path, header: list[str] | None, columns: tuple[str, ..
 def count_rows(path: Path) -> int | None:
     """Data lines of a CSV file (lines after the header; a quoted line break counts twice, so
     this is an upper bound for the progress bar's total). None if the file cannot be read."""
+    lines, last = 0, b"\n"
     try:
         with path.open("rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
     except OSError:
         return None
+    if last != b"\n":  # a last line without its line break
+        lines += 1
     return max(lines - 1, 0)
 
 

@@ -76,7 +76,11 @@ def _pick(entries: list[ResidentEntry], which: str) -> ResidentEntry:
             return entry
     if which.isdigit() and 1 <= int(which) <= len(entries):
         return entries[int(which) - 1]
-    raise SystemExit(f"certsvc app-client: no resident {which!r} in residents.json")
+    raise CommandFailed(
+        f"no resident {which!r} in residents.json: give its position (1-{len(entries)}) or its "
+        "address number",
+        Exit.USAGE,
+    )
 
 
 def _problem(response: httpx.Response) -> int:

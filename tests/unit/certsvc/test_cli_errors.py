@@ -293,3 +293,14 @@ def test_app_client_names_a_directory_that_is_not_a_demo_directory(
     status, _, err = run(capsys, "app-client", "--demo-dir", str(tmp_path))
     assert status == 3
     assert f"{tmp_path} is not a demo directory (it has no demo.env)" in one_line(err)
+
+
+def test_kiosk_sim_names_the_demo_file_it_cannot_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    status, _, err = run(
+        capsys, "kiosk-sim", "--demo-dir", str(tmp_path), "--url", "https://127.0.0.1:1",
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert status == 3
+    assert f"cannot read {tmp_path}/residents.json" in one_line(err)

@@ -199,7 +199,13 @@ def test_serve_with_two_workers_sums_metrics_on_the_ops_listener(
             assert httpx.get(f"{base}/v1/municipalities", timeout=5).status_code == 200
         assert httpx.get(f"{ops_base}/health", timeout=5).json() == {"status": "ok"}
         assert httpx.get(f"{ops_base}/ready", timeout=5).json() == {"status": "ready"}
-        text = httpx.get(f"{ops_base}/metrics", timeout=5).text
+        # A worker counts a request just after its answer is sent: give the last one a moment.
+        deadline = time.monotonic() + 10
+        while True:
+            text = httpx.get(f"{ops_base}/metrics", timeout=5).text
+            if _requests_of(text, "/v1/municipalities") >= 20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert _requests_of(text, "/v1/municipalities") == 20
         assert 'certsvc_dependency_up{dependency="postgres"} 1.0' in text
         # The app listener faces the internet: no metrics there.

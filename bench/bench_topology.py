@@ -286,6 +286,8 @@ class Answer(msgspec.Struct, frozen=True):
     status: int
     """0: the connection dropped without an answer."""
     certificate_id: str | None
+    code: str = ""
+    """The problem `code` of a refusal, or what answered when it is not ours (HAProxy)."""
 
 
 def _request_bytes(port: int, body: bytes) -> bytes:
@@ -348,11 +350,22 @@ async def drive(
                 conn = None
                 await asyncio.sleep(0.01)
                 continue
-            certificate_id = None
+            certificate_id, code = None, ""
             if status == 201:
                 certificate_id = json.loads(payload)["certificates"][0]["certificate_id"]
+            else:
+                try:
+                    code = str(json.loads(payload).get("code", ""))
+                except ValueError:
+                    code = "not ours (load balancer)"
             answers.append(
-                Answer(sent - started, (time.perf_counter() - sent) * 1000, status, certificate_id)
+                Answer(
+                    sent - started,
+                    (time.perf_counter() - sent) * 1000,
+                    status,
+                    certificate_id,
+                    code,
+                )
             )
             if close:
                 conn[1].close()
@@ -446,14 +459,16 @@ def _prebuild(
 
 def _summary(label: str, answers: list[Answer], elapsed: float, cpu: dict[str, float]) -> str:
     ok = [a for a in answers if a.status == 201]
-    statuses: dict[int, int] = {}
-    for a in answers:
-        statuses[a.status] = statuses.get(a.status, 0) + 1
     if any(v < 0 for v in cpu.values()):
         per = "n/a (a process died during the phase)"
     else:
         per = " ".join(f"{k} {v / max(len(ok), 1) * 1000:.2f}" for k, v in cpu.items())
-    others = ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()) if k != 201) or "none"
+    codes: dict[str, int] = {}
+    for a in answers:
+        if a.status != 201:
+            key = f"{a.status} {a.code}".strip() if a.status else "no answer"
+            codes[key] = codes.get(key, 0) + 1
+    others = ", ".join(f"{k}: {v}" for k, v in sorted(codes.items())) or "none"
     p50, p99 = _percentile([a.ms for a in ok], 0.5), _percentile([a.ms for a in ok], 0.99)
     return (
         f"  {label:<30} {len(ok) / elapsed:7.0f} /s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
@@ -647,6 +662,7 @@ def main() -> None:
             primary = cluster.primary_nodes()[0]
             kill_at = args.seconds / 3
             outage = run("2 nodes, Redis primary killed", phases[3], {kill_at: primary.kill})
+            early = sum(1 for a in outage if a.status != 201 and a.at + a.ms / 1000 < kill_at)
             # by when each answer came back (sent + latency): requests in flight at the kill
             # count as well
             failed = [a for a in outage if a.status != 201 and a.at + a.ms / 1000 >= kill_at]
@@ -688,7 +704,8 @@ def main() -> None:
         f"  Redis primary killed: replica promoted: {'yes' if promoted else 'NO'}; requests "
         f"answered non-201 for {window:.1f} s after the kill ({len(failed)} of them, statuses "
         f"{sorted({a.status for a in failed})}); {len(recovered)} 201s after the last failure; "
-        f"{slow} 201s took over 1 s (waiting out the failover inside the client library)"
+        f"{slow} 201s took over 1 s (waiting out the failover inside the client library); "
+        f"{early} non-201 answers came before the kill"
     )
     print(
         "    (a 409 there is a challenge consumed just before the crash: the script ran, its "

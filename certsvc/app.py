@@ -32,6 +32,7 @@ from certsvc.resources import ChannelResources, Clock, RedisClient, Resources, s
 from certsvc.settings import Settings, SettingsError, load_settings
 
 _access = logging.getLogger("certsvc.access")
+_log = logging.getLogger("certsvc.app")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -87,6 +88,17 @@ class _FailoverSafeCluster(RedisCluster):
             return await super().execute_command(*args, **kwargs)
         except (AttributeError, RuntimeError) as exc:
             raise redis.exceptions.ConnectionError("connection lost during a command") from exc
+
+
+async def _learn_cluster(client: RedisCluster) -> None:
+    """Read the cluster's slot map before the first request. Left to the first commands, many
+    concurrent ones each start learning it and disconnect each other's connections (redis-py 8),
+    and a node that starts under load then answers most requests 503 for seconds. A cluster
+    that does not answer now is learnt on first use instead (requests answer 503 meanwhile)."""
+    try:
+        await client.initialize()
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException, OSError):
+        _log.warning("the Redis Cluster did not answer at start; it is learnt on first use")
 
 
 def open_redis_cluster(url: str) -> RedisCluster:
@@ -191,6 +203,8 @@ def create_channel_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(settings)
         redis = open_redis(settings)
+        if isinstance(redis, RedisCluster):
+            await _learn_cluster(redis)
         try:
             resources = resources_type(
                 settings=settings, pool=pool, redis=redis, clock=clock, person_limit=person_limit

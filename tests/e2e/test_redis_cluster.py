@@ -6,15 +6,18 @@ again without a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import msgspec
 import pytest
 import redis.asyncio as redis_asyncio
+import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio.cluster import RedisCluster
@@ -22,6 +25,7 @@ from redis.asyncio.cluster import RedisCluster
 from certsvc.app import create_app
 from certsvc.commands.kiosk_sim import run_kiosk_session
 from certsvc.embedded_cluster import EmbeddedRedisCluster
+from certsvc.server import free_port
 from certsvc.settings import Settings
 from certsvc.synthetic import ResidentEntry, World, load_card
 from tests.conftest import WORLD_NOW
@@ -178,3 +182,47 @@ async def test_cluster_primary_killed_replica_promoted(
         cluster_kiosk, card=load_card(world.directory, entries[0]), municipality_code="282022"
     )
     assert session.state == "COMPLETED"
+
+
+async def test_cluster_node_started_under_load_answers_every_request(
+    cluster_settings: Settings,
+    cluster_app: AsyncTestClient[Litestar],
+    clock: MovableClock,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+) -> None:
+    """A node that starts while requests pour in (real sockets, concurrent connections): it
+    has learnt the cluster's map before the first request, so concurrent first commands do not
+    knock each other's connections over (which answered most requests 503 for seconds)."""
+    entries = [resident(resident_entries, code, i) for code in ("282022", "131016") for i in (0, 1)]
+    bodies = []
+    for i in range(32):  # challenges from the running node
+        challenge = (await cluster_app.post("/v1/app/challenges")).json()
+        bodies.append(certificate_request(world, entries[i % 4], challenge, now=WORLD_NOW))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(cluster_settings, clock=clock),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            assert not serving.done(), "the node did not start"
+            await asyncio.sleep(0.02)
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=60
+        ) as http:
+            answers = await asyncio.gather(
+                *(http.post("/v1/app/certificates", json=body) for body in bodies)
+            )
+    finally:
+        server.should_exit = True
+        await serving
+    assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers][:2]

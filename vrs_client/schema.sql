@@ -218,7 +218,7 @@ CREATE TABLE public.staff_accounts (
     created_at timestamp with time zone NOT NULL,
     expired_at timestamp with time zone,
     expired_by text,
-    sessions_valid_after timestamp with time zone NOT NULL,
+    session_generation integer DEFAULT 0 NOT NULL,
     last_sign_in_at timestamp with time zone,
     password_changed_at timestamp with time zone,
     CONSTRAINT staff_accounts_check CHECK (((role = 'contractor'::text) = (contract_end IS NOT NULL))),

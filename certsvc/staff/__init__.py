@@ -7,7 +7,17 @@ of the staff ID and of the session id (never either in clear), each key with a T
 docs/staff-accounts.md.
 """
 
-from certsvc.staff._service import StaffService, create_demo_accounts
+from certsvc.staff._codes import STAFF_CODES
+from certsvc.staff._service import (
+    ABSOLUTE_LIMIT,
+    DEMO_ACCOUNTS,
+    ENROL_TOKEN_TTL,
+    IDLE_TIMEOUT,
+    LOCKOUT_ATTEMPTS,
+    LOCKOUT_PERIOD,
+    StaffService,
+    create_demo_accounts,
+)
 from certsvc.staff._types import (
     AdminRefusal,
     PasswordRefusal,
@@ -25,6 +35,13 @@ from certsvc.staff._types import (
 )
 
 __all__ = [
+    "ABSOLUTE_LIMIT",
+    "DEMO_ACCOUNTS",
+    "ENROL_TOKEN_TTL",
+    "IDLE_TIMEOUT",
+    "LOCKOUT_ATTEMPTS",
+    "LOCKOUT_PERIOD",
+    "STAFF_CODES",
     "AdminRefusal",
     "PasswordRefusal",
     "Permission",

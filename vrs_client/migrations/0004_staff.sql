@@ -23,8 +23,9 @@ CREATE TABLE staff_accounts (
     -- Set when an administrator expired the account.
     expired_at            timestamptz,
     expired_by            text,
-    -- Sessions created before this instant are void (a password reset or an expiry ends them).
-    sessions_valid_after  timestamptz NOT NULL,
+    -- A session belongs to the generation it was opened in: a password reset or an expiry moves
+    -- it on, which ends every session of the account.
+    session_generation    integer NOT NULL DEFAULT 0,
     last_sign_in_at       timestamptz,
     password_changed_at   timestamptz,
     -- A contractor's account ends with the contract; only contractors have a contract end.

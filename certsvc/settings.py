@@ -101,6 +101,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     """Worker processes of `certsvc serve`."""
 
+    counter_host: str = "127.0.0.1"
+    """Listen address of the city counter's staff pages (the city's internal network only)."""
+    counter_port: int = 8081
+    """Listen port of the city counter's staff pages (0: any free port)."""
+
     kiosk_port: int = 8443
     """Listen port of the kiosk adapter (LGWAN side; 0: any free port)."""
     kiosk_tls_cert: Path | None = None
@@ -232,7 +237,7 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
-    for port_field in ("port", "kiosk_port"):
+    for port_field in ("port", "kiosk_port", "counter_port"):
         if not 0 <= getattr(settings, port_field) <= 65535:
             raise SettingsError(f"{env_name(port_field)} must be a TCP port")
 

@@ -233,7 +233,9 @@ class StaffService:
         raw = await self._redis.hget(key, "locked_until")
         return raw is not None and float(raw) > now.timestamp()
 
-    async def _store_session(self, session_id: str, stored: _StoredSession) -> None:
+    async def _store_session(self, session_id: str, stored: _StoredSession, *, new: bool) -> None:
+        """Write a new session (`new`), or refresh one that still exists: a refresh racing a
+        sign-out must not bring the session back (SET XX writes only over an existing key)."""
         remaining = min(
             IDLE_TIMEOUT, stored.created_at + ABSOLUTE_LIMIT - stored.last_seen_at
         ).total_seconds()
@@ -241,6 +243,8 @@ class StaffService:
             self._redis_key("session", session_id),
             _session_encoder.encode(stored),
             ex=max(1, math.ceil(remaining)),
+            nx=new,
+            xx=not new,
         )
 
     # --- sign-in and sessions ---------------------------------------------------------------
@@ -336,7 +340,7 @@ class StaffService:
             last_seen_at=now,
             generation=account.session_generation,
         )
-        await self._store_session(session_id, stored)
+        await self._store_session(session_id, stored, new=True)
         return SignedIn(
             session_id=session_id,
             session=StaffSession(
@@ -382,7 +386,7 @@ class StaffService:
             await self._redis.delete(key)
             return None
         refreshed = msgspec.structs.replace(stored, last_seen_at=max(now, stored.last_seen_at))
-        await self._store_session(session_id, refreshed)
+        await self._store_session(session_id, refreshed, new=False)
         return StaffSession(
             staff=self._member(account),
             terminal=None if terminal is None else self._terminal(terminal),

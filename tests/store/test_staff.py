@@ -4,6 +4,7 @@ IDs, administration and its audit events. Time is moved with the injected clock.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import argon2
 import asyncpg
@@ -23,12 +24,14 @@ from certsvc.staff import (
     create_demo_accounts,
 )
 from tests.store.conftest import AMAGASAKI, CHIYODA
+from tests.store.test_store import MY_NUMBER, issuance, seed_people
 from vrs_client import (
     AuditChainProblem,
     AuditEvent,
     VrsStore,
     canonical_audit_row,
     chain_audit_events,
+    list_audit_events,
     verify_audit_chain,
 )
 
@@ -636,3 +639,32 @@ async def test_demo_accounts(staff: StaffService) -> None:
     again = await create_demo_accounts(staff, municipalities=[AMAGASAKI])
     assert [a[0] for a in again] == [a[0] for a in accounts]
     assert [a[2] for a in again] != [a[2] for a in accounts]
+
+
+async def test_an_issuance_records_the_counter_fields(store: VrsStore, tmp_path: Path) -> None:
+    await seed_people(store, tmp_path)
+    async with store.scoped(AMAGASAKI) as tx:
+        person = await tx.find_person_by_my_number(MY_NUMBER)
+        assert person is not None
+        event = AuditEvent(
+            at=START,
+            actor="tanaka",
+            actor_role="contractor",
+            terminal="desk 1",
+            identity_method="notification_card_photo_id",
+            action="counter.issue",
+            outcome="issued",
+            address_number=person.address_number,
+            reason="no_smartphone",
+        )
+        await tx.record_issuance(issuance(person, "AAAAAAAAAAAA"), audit=event)
+    async with store.connection() as conn:
+        [entry] = await list_audit_events(conn, municipality_code=AMAGASAKI, actor="tanaka")
+        await chain_audit_events(conn, municipality_code=AMAGASAKI)
+        assert (await verify_audit_chain(conn, municipality_code=AMAGASAKI)).ok
+    assert (entry.actor_role, entry.terminal, entry.identity_method, entry.reason) == (
+        "contractor",
+        "desk 1",
+        "notification_card_photo_id",
+        "no_smartphone",
+    )

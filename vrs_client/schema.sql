@@ -333,8 +333,6 @@ ALTER TABLE ONLY public.vaccinations
 
 CREATE INDEX audit_events_purge ON public.audit_events USING btree (municipality_code, at);
 
-CREATE INDEX audit_events_review ON public.audit_events USING btree (municipality_code, at);
-
 CREATE INDEX audit_events_unchained ON public.audit_events USING btree (municipality_code, id) WHERE (seq IS NULL);
 
 CREATE INDEX issuances_person ON public.issuances USING btree (person_id, issued_at);

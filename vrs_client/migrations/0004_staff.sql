@@ -69,7 +69,8 @@ ALTER TABLE audit_events
     ADD COLUMN terminal text CHECK (length(terminal) BETWEEN 1 AND 64 AND terminal !~ '[0-9]{12}'),
     ADD COLUMN identity_method text CHECK (identity_method ~ '^[a-z][a-z0-9_.]{0,63}$'),
     ADD COLUMN subject text CHECK (length(subject) BETWEEN 1 AND 64 AND subject !~ '[0-9]{12}');
-CREATE INDEX audit_events_review ON audit_events (municipality_code, at);
+-- The audit review filters by municipality and time: audit_events_purge (municipality_code, at)
+-- of migration 0002 serves it.
 
 -- The append-only guard now covers the new columns too.
 CREATE OR REPLACE FUNCTION audit_events_guard() RETURNS trigger

@@ -101,11 +101,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers: int = 1
     """Worker processes of `certsvc serve`."""
 
-    counter_host: str = "127.0.0.1"
-    """Listen address of the city counter's staff pages (the city's internal network only)."""
-    counter_port: int = 8081
-    """Listen port of the city counter's staff pages (0: any free port)."""
-
     kiosk_port: int = 8443
     """Listen port of the kiosk adapter (LGWAN side; 0: any free port)."""
     kiosk_tls_cert: Path | None = None
@@ -118,6 +113,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Name recorded in the audit log when the server does not pass the client certificate."""
     kiosk_session_key: bytes | None = None
     """Base64 of 32 bytes: AES-GCM key sealing kiosk session tokens. Secret; generated if unset."""
+
+    counter_host: str = "127.0.0.1"
+    """Listen address of the city counter's staff pages (the city's internal network)."""
+    counter_port: int = 8081
+    """Listen port of the city counter's staff pages (0: any free port)."""
 
     rate_person_per_hour: int = 10
     """Issuances per person (My Number HMAC) per hour."""

@@ -294,7 +294,12 @@ class StaffService:
                         reason="expired" if good else "wrong_password",
                     )
             return SignInRefusal.STAFF_SIGN_IN_FAILED
-        # (3)
+        # (3) (a hash under other parameters is re-made first: no transaction waits on it)
+        rehashed = (
+            await hash_password(self._hasher, password)
+            if self._hasher.check_needs_rehash(account.password_hash)
+            else None
+        )
         terminal: TerminalRow | None = None
         async with self._transaction() as conn:
             if terminal_id is not None:
@@ -318,9 +323,8 @@ class StaffService:
                 return SignInRefusal.STAFF_TERMINAL_NOT_ALLOWED
             # (4)
             await db.record_sign_in(conn, staff_id=account.staff_id, now=now)
-            if self._hasher.check_needs_rehash(account.password_hash):
-                new_hash = await hash_password(self._hasher, password)
-                await db.update_hash(conn, staff_id=account.staff_id, password_hash=new_hash)
+            if rehashed is not None:
+                await db.update_hash(conn, staff_id=account.staff_id, password_hash=rehashed)
             await self._audit(
                 conn,
                 account.municipalities,

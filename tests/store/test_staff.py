@@ -668,3 +668,31 @@ async def test_an_issuance_records_the_counter_fields(store: VrsStore, tmp_path:
         "notification_card_photo_id",
         "no_smartphone",
     )
+
+
+@pytest.mark.parametrize("column", ["actor_role", "terminal", "identity_method", "subject"])
+async def test_counter_fields_are_append_only(
+    store: VrsStore, db: asyncpg.Pool, column: str
+) -> None:
+    # `column` comes from the parametrize list above, never from input.
+    async with store.scoped(AMAGASAKI) as tx:
+        for _ in range(2):
+            await tx.record_audit_event(
+                AuditEvent(at=START, actor="tanaka", action="counter.issue", outcome="issued")
+            )
+    async with db.acquire() as conn:
+        await chain_audit_events(conn, municipality_code=AMAGASAKI)
+        await _insert_unchained(store)
+        for where in ("seq = 1", "seq IS NULL"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(f"UPDATE audit_events SET {column} = 'x' WHERE {where}")  # noqa: S608
+        # The chainer's own update (the link columns alone) still passes the guard.
+        assert await chain_audit_events(conn, municipality_code=AMAGASAKI) == 1
+        assert (await verify_audit_chain(conn, municipality_code=AMAGASAKI)).ok
+
+
+async def _insert_unchained(store: VrsStore) -> None:
+    async with store.scoped(AMAGASAKI) as tx:
+        await tx.record_audit_event(
+            AuditEvent(at=START, actor="suzuki", action="counter.issue", outcome="issued")
+        )

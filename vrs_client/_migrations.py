@@ -32,9 +32,7 @@ class Migration(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def list_migrations() -> list[Migration]:
-    """All migrations shipped with the package, in order. Raises on a duplicate number. A gap
-    is allowed (a number kept for a migration that ships later): `apply_migrations` applies
-    every migration not yet recorded, whatever its place in the order."""
+    """All migrations shipped with the package, in order. Raises on a duplicate number."""
     found = []
     for entry in resources.files("vrs_client").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
@@ -44,8 +42,10 @@ def list_migrations() -> list[Migration]:
             Migration(version=int(match[1]), name=match[2], sql=entry.read_text(encoding="utf-8"))
         )
     found.sort(key=lambda m: m.version)
-    for before, migration in itertools.pairwise(found):
-        if migration.version == before.version:
+    # Numbers are reserved per line of work ahead of time, so a number may be unused for a while;
+    # two files with one number would be applied in an arbitrary order, and are refused.
+    for previous, migration in itertools.pairwise(found):
+        if migration.version == previous.version:
             raise RuntimeError(f"two migrations are numbered {migration.version:04d}")
     return found
 

@@ -174,20 +174,21 @@ def decode_person(cipher: FieldCipher, row: asyncpg.Record) -> Person:
 # --- issuances --------------------------------------------------------------------------------
 
 # The issuance and its audit event in one statement (one round trip); no audit row when the
-# issuance was not written. $13 NULL: no audit event.
+# issuance was not written. $13 NULL: no audit event. $23: the kept signatures (ciphertext).
 _q_record_issuance = """
 WITH person AS (
     SELECT id FROM persons WHERE id = $3
 ), issued AS (
     INSERT INTO issuances (certificate_id, municipality_code, person_id, issued_at, channel, kind,
                            rid, kid, records_digest, passport_enc, copies, fee_yen, signatures_enc)
-    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $19 FROM person
+    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $23 FROM person
     ON CONFLICT (certificate_id) DO NOTHING
     RETURNING certificate_id
 ), audited AS (
     INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason,
-                              outcome)
-    SELECT $2, $13, $14, $15, $16, $17, $18 FROM issued WHERE $13::timestamptz IS NOT NULL
+                              outcome, actor_role, terminal, identity_method, subject)
+    SELECT $2, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+    FROM issued WHERE $13::timestamptz IS NOT NULL
     RETURNING id
 )
 SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM issued), (SELECT count(*) FROM audited)
@@ -238,8 +239,9 @@ WITH deleted AS (DELETE FROM persons WHERE address_number = $1 RETURNING 1)
 SELECT count(*) FROM deleted
 """
 _q_record_audit_event = """
-INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
+                          actor_role, terminal, identity_method, subject)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 """
 
 
@@ -297,6 +299,10 @@ def _audit_args(code: str, event: AuditEvent) -> tuple[Any, ...]:
         event.address_number,
         event.reason,
         event.outcome,
+        event.actor_role,
+        event.terminal,
+        event.identity_method,
+        event.subject,
     )
 
 
@@ -373,7 +379,7 @@ class VrsTransaction:
             else _seal_signatures(cipher, record.certificate_id, record.signatures)
         )
         audit_args: tuple[Any, ...] = (
-            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 6
+            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 10
         )
         row = await fetch_one(
             self.connection,

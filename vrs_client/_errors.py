@@ -61,6 +61,10 @@ def is_store_unavailable(exc: BaseException) -> bool:
         # asyncpg has no subclass for these: "connection is closed", "pool is closing".
         text = str(exc)
         return "closed" in text or "closing" in text
+    if isinstance(exc, asyncpg.InternalClientError):
+        # A connection that received the server's shutdown notice while idle is left in the
+        # "failed" protocol state, not closed; its next statement raises this.
+        return '"failed" state' in str(exc)
     # Refused, reset, broken pipe, a unix socket that is not there (server stopped), and
     # timeouts (asyncio.TimeoutError is TimeoutError: a pool acquire or a command timeout).
     return isinstance(exc, ConnectionError | TimeoutError) or (

@@ -55,6 +55,8 @@ def translate_driver_errors() -> Any:
             raise VrsError(VrsErrorCode.STORE_UNAVAILABLE) from exc
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
+        if isinstance(exc, asyncpg.InternalClientError):
+            raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
         raise
 
 
@@ -452,7 +454,7 @@ def _lost_connection(exc: BaseException) -> bool:
     if isinstance(exc, asyncpg.PostgresError):
         sqlstate = getattr(exc, "sqlstate", None) or ""
         return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02"}
-    return isinstance(exc, asyncpg.InterfaceError | ConnectionError)
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError)
 
 
 class VrsStore:

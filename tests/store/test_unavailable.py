@@ -240,6 +240,7 @@ async def test_too_many_connections_is_unavailable(db_url: str, pg_server_url: s
         asyncpg.TooManyConnectionsError("sorry, too many clients already"),
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.InterfaceError("connection is closed"),
+        asyncpg.InternalClientError('cannot switch to state 13; protocol is in the "failed" state'),
         ConnectionRefusedError(111, "refused"),
         ConnectionResetError(104, "reset"),
         FileNotFoundError(2, "no socket"),

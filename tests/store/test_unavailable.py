@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
+import redis.exceptions
 
 from certsvc.errors import is_dependency_failure
 from tests.store.conftest import AMAGASAKI
@@ -272,3 +273,20 @@ def test_errors_of_the_statement_stay_store_failed(exc: Exception) -> None:
         raise exc
     assert err.value.code is VrsErrorCode.STORE_FAILED
     assert not is_dependency_failure(err.value)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        redis.exceptions.ConnectionError("refused"),
+        redis.exceptions.TimeoutError("timed out"),
+        redis.exceptions.BusyLoadingError("loading the dataset in memory"),
+    ],
+    ids=type,
+)
+def test_redis_down_is_a_dependency_failure(exc: Exception) -> None:
+    assert is_dependency_failure(exc)
+
+
+def test_redis_refusing_a_command_is_not_a_dependency_failure() -> None:
+    assert not is_dependency_failure(redis.exceptions.ResponseError("WRONGTYPE"))

@@ -457,6 +457,10 @@ def _lost_connection(exc: BaseException) -> bool:
     return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError)
 
 
+async def _select_one(conn: Conn) -> None:
+    await conn.fetchval("SELECT 1")
+
+
 class VrsStore:
     """The VRS store over an asyncpg pool (see the package docstring).
 
@@ -502,6 +506,12 @@ class VrsStore:
                     if not await self._retryable(exc, attempt):
                         raise
             raise RuntimeError("unreachable")  # pragma: no cover
+
+    async def ping(self) -> None:
+        """Raise `VrsError` unless PostgreSQL answers a query (readiness probes). Retried once
+        like any read, so connections left from before a server restart do not count against
+        a server that is back."""
+        await self._read(_select_one)
 
     async def list_municipalities(self) -> list[Municipality]:
         """Every municipality served (public reference data)."""

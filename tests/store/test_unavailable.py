@@ -176,6 +176,15 @@ async def test_reference_reads_are_retried_once(
     assert proxy.cuts == 1
 
 
+async def test_the_readiness_ping_is_retried_once(
+    proxied_store: tuple[VrsStore, CuttingProxy],
+) -> None:
+    proxied, proxy = proxied_store
+    proxy.cut(b"SELECT 1\x00")  # a connection from before a restart: the server is back
+    await proxied.ping()
+    assert proxy.cuts == 1
+
+
 async def test_an_exhausted_pool_answers_unavailable_instead_of_waiting(
     db: asyncpg.Pool, master_key: bytes, lookup_key: bytes, db_url: str
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 import asyncpg
@@ -48,6 +49,9 @@ class VrsError(Exception):
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
 
 
+_DEAD_PROTOCOL_STATE = re.compile(r"another operation \((2|4)\) is in progress")
+
+
 def is_store_unavailable(exc: BaseException) -> bool:
     """True when a driver error means PostgreSQL is unreachable, restarting, crashed, out of
     connections or too slow — a condition a retry later can cure (the caller answers "try
@@ -62,9 +66,11 @@ def is_store_unavailable(exc: BaseException) -> bool:
         text = str(exc)
         return "closed" in text or "closing" in text
     if isinstance(exc, asyncpg.InternalClientError):
-        # A connection that received the server's shutdown notice while idle is left in the
-        # "failed" protocol state, not closed; its next statement raises this.
-        return '"failed" state' in str(exc)
+        # A connection that received the server's shutdown notice (57P01) while idle is not
+        # closed but left consuming that error (protocol state 2), terminating (4) or "failed";
+        # its next statement raises this. Another state in progress is a bug (500).
+        text = str(exc)
+        return '"failed" state' in text or bool(_DEAD_PROTOCOL_STATE.search(text))
     # Refused, reset, broken pipe, a unix socket that is not there (server stopped), and
     # timeouts (asyncio.TimeoutError is TimeoutError: a pool acquire or a command timeout).
     return isinstance(exc, ConnectionError | TimeoutError) or (

@@ -30,7 +30,7 @@ from vrs_client import KeyRing, apply_migrations, import_files
 from vrs_client.synthetic import SyntheticResident, seed_municipalities, write_csv_files
 
 FAULT_DATABASE = "certsvc_faults"
-CLIENTS = 12
+CLIENTS = 20
 """Concurrent issuing clients."""
 MAX_ATTEMPTS = 400
 """Certificate requests per test at most (the load is bounded by count, not only by time)."""

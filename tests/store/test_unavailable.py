@@ -251,6 +251,9 @@ async def test_too_many_connections_is_unavailable(db_url: str, pg_server_url: s
         asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
         asyncpg.InterfaceError("connection is closed"),
         asyncpg.InternalClientError('cannot switch to state 13; protocol is in the "failed" state'),
+        asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        ),
         ConnectionRefusedError(111, "refused"),
         ConnectionResetError(104, "reset"),
         FileNotFoundError(2, "no socket"),
@@ -273,6 +276,9 @@ def test_unavailable_errors_are_classified_so(exc: Exception) -> None:
         asyncpg.PostgresSyntaxError("syntax error"),
         asyncpg.UniqueViolationError("duplicate key"),
         asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        asyncpg.InternalClientError(
+            "cannot switch to state 15; another operation (12) is in progress"
+        ),
     ],
     ids=type,
 )

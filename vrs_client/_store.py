@@ -542,10 +542,11 @@ class VrsStore:
                 tx = await attempt_stack.enter_async_context(
                     scoped_transaction(conn, self.keys, municipality_code)
                 )
-            except Exception as exc:
+            except BaseException as exc:
+                # Whatever stopped the opening (a cancellation too), the connection goes back.
                 with contextlib.suppress(Exception):
                     await attempt_stack.aclose()
-                if not await self._retryable(exc, attempt):
+                if not isinstance(exc, Exception) or not await self._retryable(exc, attempt):
                     raise
                 continue
             await stack.enter_async_context(attempt_stack)

@@ -57,7 +57,12 @@ class ChannelResources:
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
         self.lookup_key = settings.lookup_key
-        self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=self.lookup_key)
+        self.store = VrsStore(
+            pool,
+            master_key=settings.master_key,
+            lookup_key=self.lookup_key,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+        )
         try:
             self.keys = open_key_store(settings)
         except SettingsError as exc:

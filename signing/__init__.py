@@ -23,10 +23,12 @@ from signing._keystore import FileKeyStore, KeyStore, KeyStoreError
 from signing._qr import (
     DecodedQr,
     QrError,
+    QrStructure,
     QrSymbol,
     decode_qr_image,
     qr_png,
     qr_svg,
+    read_qr_matrix,
     shc_qr_symbol,
     vdsnc_qr_symbol,
 )
@@ -95,6 +97,7 @@ __all__ = [
     "OtherName",
     "Product",
     "QrError",
+    "QrStructure",
     "QrSymbol",
     "ShcError",
     "ShcReport",
@@ -121,6 +124,7 @@ __all__ = [
     "public_jwk",
     "qr_png",
     "qr_svg",
+    "read_qr_matrix",
     "seal_bytes",
     "shc_file",
     "shc_qr_symbol",

@@ -194,7 +194,7 @@ def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[s
 # --- staging ----------------------------------------------------------------------------------
 
 _q_create_staging = """
-DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched;
+DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched, vrs_new;
 CREATE TEMP TABLE vrs_stage_persons (
     line int NOT NULL, municipality_code char(6) NOT NULL, address_number varchar(15) NOT NULL,
     my_number_hmac bytea NOT NULL, my_number_enc bytea NOT NULL, ticket_number_enc bytea NOT NULL,
@@ -207,8 +207,11 @@ CREATE TEMP TABLE vrs_stage_vaccinations (
     lot_number text NOT NULL
 );
 CREATE TEMP TABLE vrs_touched (person_id bigint PRIMARY KEY, corrected boolean NOT NULL);
+CREATE TEMP TABLE vrs_new (address_number varchar(15) PRIMARY KEY, person_id bigint NOT NULL);
 """
-_q_drop_staging = "DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched"
+_q_drop_staging = (
+    "DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched, vrs_new"
+)
 _q_index_staging = """
 CREATE INDEX ON vrs_stage_persons (municipality_code, address_number);
 CREATE INDEX ON vrs_stage_vaccinations (municipality_code, address_number);
@@ -287,22 +290,41 @@ WITH changed AS (
 )
 SELECT count(*) FROM updated
 """
+# New persons arrive with their final record digest, computed from their staged doses (a new
+# person has no other doses): no second write of every new row to refresh it. They go to
+# vrs_new, not vrs_touched: nothing to refresh, no issuance to revoke.
 _q_insert_new_persons = """
-WITH inserted AS (
+WITH doses AS (
+    SELECT s.address_number,
+           array_agg(vaccination_line(s.dose_number, s.vaccinated_on, s.product, s.lot_number)
+                     ORDER BY s.dose_number) AS lines
+    FROM vrs_stage_vaccinations s
+    WHERE s.municipality_code = $1
+    GROUP BY s.address_number
+), inserted AS (
     INSERT INTO persons (municipality_code, address_number, my_number_hmac, my_number_enc,
         ticket_number_enc, name_enc, birth_date_enc, sex_enc, status, row_digest,
         identity_digest, record_digest, created_at, updated_at)
     SELECT s.municipality_code, s.address_number, s.my_number_hmac, s.my_number_enc,
         s.ticket_number_enc, s.name_enc, s.birth_date_enc, s.sex_enc, s.status, s.row_digest,
-        s.identity_digest, record_digest(s.identity_digest, '{}'), $2, $2
-    FROM vrs_stage_persons s
+        s.identity_digest, record_digest(s.identity_digest, d.lines), $2, $2
+    FROM vrs_stage_persons s LEFT JOIN doses d ON d.address_number = s.address_number
     WHERE s.municipality_code = $1
       AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.address_number = s.address_number)
-    RETURNING id
-), touched AS (
-    INSERT INTO vrs_touched (person_id, corrected) SELECT id, false FROM inserted
+    RETURNING id, address_number
+), new AS (
+    INSERT INTO vrs_new (address_number, person_id) SELECT address_number, id FROM inserted
 )
 SELECT count(*) FROM inserted
+"""
+_q_analyze_new = "ANALYZE vrs_new"
+# The doses of new persons: plain inserts, nothing to compare them with.
+_q_insert_new_vaccinations = """
+INSERT INTO vaccinations (person_id, municipality_code, dose_number, vaccinated_on, product,
+                          lot_number)
+SELECT n.person_id, s.municipality_code, s.dose_number, s.vaccinated_on, s.product, s.lot_number
+FROM vrs_stage_vaccinations s JOIN vrs_new n ON n.address_number = s.address_number
+WHERE s.municipality_code = $1
 """
 _q_merge_vaccinations = """
 WITH src AS (
@@ -310,6 +332,7 @@ WITH src AS (
            s.lot_number
     FROM vrs_stage_vaccinations s JOIN persons p ON p.address_number = s.address_number
     WHERE s.municipality_code = $1
+      AND NOT EXISTS (SELECT 1 FROM vrs_new n WHERE n.address_number = s.address_number)
 ), corrected AS (
     SELECT DISTINCT v.person_id
     FROM vaccinations v JOIN src ON src.person_id = v.person_id
@@ -366,7 +389,7 @@ _q_record_import_event = """
 INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome)
 VALUES ($1, $2, $3, 'vrs.import', NULL, 'applied')
 """
-_q_clear_touched = "TRUNCATE vrs_touched"
+_q_clear_touched = "TRUNCATE vrs_touched, vrs_new"
 
 
 class _Importer:
@@ -541,6 +564,9 @@ class _Importer:
                 await self.conn.execute(_q_clear_touched)
                 s.persons_updated += await self.conn.fetchval(_q_update_changed_persons, code, now)
                 s.persons_inserted += await self.conn.fetchval(_q_insert_new_persons, code, now)
+                await self.conn.execute(_q_analyze_new)
+                status = await self.conn.execute(_q_insert_new_vaccinations, code)
+                s.vaccinations_inserted += int(status.rsplit(" ", 1)[1])
                 inserted, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
                 s.vaccinations_inserted += inserted
                 s.vaccinations_updated += updated

@@ -19,6 +19,7 @@ rejected (the second occurrence); doses absent from a file are kept (files may b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import re
@@ -410,10 +411,13 @@ class _Importer:
         self.summary = ImportSummary()
         self.person_rejections: list[Rejection] = []
         self.vaccination_rejections: list[Rejection] = []
+        self._code_checks: dict[str, RejectReason | None] = {}
+        self._pending_copy: asyncio.Task[None] | None = None
 
     async def cipher(self, code: str) -> FieldCipher:
         cipher = self.keys.cached(code)
         if cipher is None:
+            await self.flush()  # the connection serves one command at a time
             async with self.conn.transaction():
                 await enter_scope(self.conn, municipality_code=code)
                 cipher, _ = await get_data_key(self.conn, self.keys, municipality_code=code)
@@ -421,11 +425,19 @@ class _Importer:
         return cipher
 
     def _check_code(self, code: str) -> RejectReason | None:
+        # A file holds few distinct codes: each is checked once (check digit, known).
+        try:
+            return self._code_checks[code]
+        except KeyError:
+            pass
+        reason = None
         if not is_valid_municipality_code(code):
-            return RejectReason.MUNICIPALITY_CODE_INVALID
-        if code not in self.known_codes:
-            return RejectReason.MUNICIPALITY_UNKNOWN
-        return None
+            reason = RejectReason.MUNICIPALITY_CODE_INVALID
+        elif code not in self.known_codes:
+            reason = RejectReason.MUNICIPALITY_UNKNOWN
+        if len(self._code_checks) < 10_000:
+            self._code_checks[code] = reason
+        return reason
 
     async def stage_persons(self, path: Path) -> set[tuple[str, str]]:
         """(1) for persons.csv; returns the (municipality, address number) keys staged."""
@@ -471,18 +483,29 @@ class _Importer:
             staged.add((code, address))
             my_numbers.add((code, lookup))
             self.codes_seen.add(code)
-            cipher = await self.cipher(code)
+            cipher = self.keys.cached(code) or await self.cipher(code)
+            enc_my_number, enc_ticket, enc_name, enc_birth, enc_sex = cipher.encrypt_row(
+                "persons",
+                address,
+                (
+                    ("my_number", my_number.encode()),
+                    ("ticket_number", ticket.encode()),
+                    ("name", name.encode()),
+                    ("birth_date", raw_birth.encode()),
+                    ("sex", sex.encode()),
+                ),
+            )
             batch.append(
                 (
                     line,
                     code,
                     address,
                     lookup,
-                    cipher.encrypt("persons", "my_number", address, my_number.encode()),
-                    cipher.encrypt("persons", "ticket_number", address, ticket.encode()),
-                    cipher.encrypt("persons", "name", address, name.encode()),
-                    cipher.encrypt("persons", "birth_date", address, raw_birth.encode()),
-                    cipher.encrypt("persons", "sex", address, sex.encode()),
+                    enc_my_number,
+                    enc_ticket,
+                    enc_name,
+                    enc_birth,
+                    enc_sex,
                     status,
                     self.keys.keyed_digest(
                         "vrs.person-row",
@@ -494,6 +517,7 @@ class _Importer:
             if len(batch) >= _BATCH:
                 await self._copy("vrs_stage_persons", batch, _STAGE_PERSON_COLUMNS)
         await self._copy("vrs_stage_persons", batch, _STAGE_PERSON_COLUMNS)
+        await self.flush()
         return staged
 
     async def stage_vaccinations(self, path: Path) -> None:
@@ -533,11 +557,32 @@ class _Importer:
             if len(batch) >= _BATCH:
                 await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
         await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
+        await self.flush()
 
     async def _copy(self, table: str, batch: list[tuple[Any, ...]], columns: list[str]) -> None:
+        """Send `batch` to `table` while the next batch is prepared: PostgreSQL stores one batch
+        on the other core while Python validates and encrypts the next (one COPY in flight)."""
+        await self.flush()
         if batch:
-            await self.conn.copy_records_to_table(table, records=batch, columns=columns)
+            records = list(batch)
             batch.clear()
+            self._pending_copy = asyncio.ensure_future(
+                self.conn.copy_records_to_table(table, records=records, columns=columns)
+            )
+            # Let the COPY start sending before the caller goes back to CPU work.
+            await asyncio.sleep(0)
+
+    async def flush(self) -> None:
+        """Wait for the COPY in flight, if any (its error, if any, is raised here)."""
+        pending, self._pending_copy = self._pending_copy, None
+        if pending is not None:
+            await pending
+
+    async def settle(self) -> None:
+        """After a failure while staging: let the COPY in flight end, whatever its outcome, so
+        the connection is free for the clean-up (the first failure is the one reported)."""
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     async def check(self) -> None:
         """(2)"""
@@ -640,9 +685,12 @@ async def import_files(
         imp = _Importer(conn, keys, today=today, tick=bar.update)
         imp.known_codes = {r[0] for r in await conn.fetch(_q_list_municipality_codes)}
         async with _as_app_role(conn):
-            await imp.stage_persons(persons)
-            if vaccinations is not None:
-                await imp.stage_vaccinations(vaccinations)
+            try:
+                await imp.stage_persons(persons)
+                if vaccinations is not None:
+                    await imp.stage_vaccinations(vaccinations)
+            finally:
+                await imp.settle()
             await imp.check()
             s = imp.summary
             s.persons_rejected = len(imp.person_rejections)

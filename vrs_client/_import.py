@@ -412,7 +412,9 @@ class _Importer:
         self.person_rejections: list[Rejection] = []
         self.vaccination_rejections: list[Rejection] = []
         self._code_checks: dict[str, RejectReason | None] = {}
-        self._pending_copy: asyncio.Task[None] | None = None
+        self.staged_doses: dict[str, int] = {}
+        """Vaccination rows staged per municipality (before the store's checks)."""
+        self._pending_copy: asyncio.Future[str] | None = None
 
     async def cipher(self, code: str) -> FieldCipher:
         cipher = self.keys.cached(code)
@@ -523,6 +525,7 @@ class _Importer:
     async def stage_vaccinations(self, path: Path) -> None:
         """(1) for vaccinations.csv (nothing here is encrypted: see the migration's comments)."""
         doses: set[tuple[str, str, int]] = set()
+        dates: dict[str, date | None] = {}
         batch: list[tuple[Any, ...]] = []
         reject = self.vaccination_rejections.append
         for line, fields in _records(path, VACCINATION_COLUMNS):
@@ -533,7 +536,13 @@ class _Importer:
                 continue
             code, address, raw_dose, raw_on, product, lot = fields
             reason = self._check_code(code)
-            on = _parse_date(raw_on, FIRST_VACCINATION_DAY, self.today)
+            # Vaccination days repeat across a file: each distinct text is parsed once.
+            try:
+                on = dates[raw_on]
+            except KeyError:
+                on = _parse_date(raw_on, FIRST_VACCINATION_DAY, self.today)
+                if len(dates) < 100_000:
+                    dates[raw_on] = on
             if reason is not None:
                 pass
             elif _ADDRESS.fullmatch(address) is None:
@@ -546,14 +555,15 @@ class _Importer:
                 reason = RejectReason.PRODUCT_UNKNOWN
             elif _LOT.fullmatch(lot) is None:
                 reason = RejectReason.LOT_NUMBER_INVALID
-            elif (code, address, int(raw_dose)) in doses:
+            elif (key := (code, address, int(raw_dose))) in doses:
                 reason = RejectReason.DUPLICATE_DOSE
             if reason is not None:
                 reject(Rejection(line=line, reason=reason))
                 continue
-            doses.add((code, address, int(raw_dose)))
+            doses.add(key)
             self.codes_seen.add(code)
-            batch.append((line, code, address, int(raw_dose), on, product, lot))
+            self.staged_doses[code] = self.staged_doses.get(code, 0) + 1
+            batch.append((line, code, address, key[2], on, product, lot))
             if len(batch) >= _BATCH:
                 await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
         await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
@@ -611,10 +621,13 @@ class _Importer:
                 s.persons_inserted += await self.conn.fetchval(_q_insert_new_persons, code, now)
                 await self.conn.execute(_q_analyze_new)
                 status = await self.conn.execute(_q_insert_new_vaccinations, code)
-                s.vaccinations_inserted += int(status.rsplit(" ", 1)[1])
-                inserted, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
-                s.vaccinations_inserted += inserted
-                s.vaccinations_updated += updated
+                new_doses = int(status.rsplit(" ", 1)[1])
+                s.vaccinations_inserted += new_doses
+                # Every staged dose went to a new person (a first load): nothing to compare.
+                if new_doses < self.staged_doses.get(code, 0):
+                    inserted, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
+                    s.vaccinations_inserted += inserted
+                    s.vaccinations_updated += updated
                 await self.conn.execute(_q_refresh_record_digests, now)
                 s.issuances_revoked += await self.conn.fetchval(
                     _q_revoke_corrected, now, code, actor

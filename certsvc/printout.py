@@ -52,6 +52,7 @@ _LATIN: Final = _GOTHIC  # embedded too: no base-14 font left to the viewer's su
 _QR_SIZE: Final = 80 * mm  # ≥ 35 mm; large enough for a version-40 seal at 0.5 mm per module
 _MARGIN: Final = 15 * mm
 _QUIET: Final = 4  # modules of quiet zone kept free of the background pattern
+_FOOTER_TOP: Final = 22 * mm  # the verification lines and the legal line sit below this
 
 _fonts_registered = False
 
@@ -128,13 +129,15 @@ def render_certificate_pdf(
     y = _doses(c, cert, y - 6 * mm)
     remaining = list(symbols)
     while remaining:
-        y = _qr_row(c, remaining[:2], y - 6 * mm)
-        remaining = remaining[2:]
-        if remaining and y - _QR_SIZE - 14 * mm < _MARGIN:
+        # A row of QR codes never runs into the footer (text over modules makes them unreadable):
+        # when it does not fit above it, it goes to the next page.
+        if y - 6 * mm - 5 * mm - _QR_SIZE < _FOOTER_TOP:
             _footer(c, cert, issuer=issuer, abroad=bool(vdsnc_payloads))
             c.showPage()
             _background(c, sample=sample)
             y = height - _MARGIN
+        y = _qr_row(c, remaining[:2], y - 6 * mm)
+        remaining = remaining[2:]
     _footer(c, cert, issuer=issuer, abroad=bool(vdsnc_payloads))
     c.showPage()
     c.save()

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import msgspec
+import pytest
 
 from tests.store.test_import import run
 from vrs_client import VrsStore
@@ -59,3 +61,27 @@ async def test_new_and_existing_persons_in_one_file(store: VrsStore, tmp_path: P
     assert s.vaccinations_inserted == held_back + sum(len(r.doses) for r in later)
     assert s.vaccinations_updated == 0
     assert await _mismatches(store) == 0
+
+
+async def test_a_dose_still_belongs_to_its_persons_municipality(
+    store: VrsStore, tmp_path: Path
+) -> None:
+    # Migration 0006 dropped the direct key from doses to municipalities: the key through the
+    # person still refuses a dose of another municipality, or of one that does not exist.
+    persons, vaccinations, _ = generate_files(tmp_path, 20, municipalities=2, seed=9)
+    await run(store, persons, vaccinations)
+    async with store.connection() as conn:
+        row = await conn.fetchrow("SELECT id, municipality_code FROM persons ORDER BY id LIMIT 1")
+        assert row is not None
+        person_id, code = row["id"], row["municipality_code"]
+        other = await conn.fetchval(
+            "SELECT code FROM municipalities WHERE code <> $1 ORDER BY code LIMIT 1", code
+        )
+        insert = (
+            "INSERT INTO vaccinations (person_id, municipality_code, dose_number, vaccinated_on,"
+            " product, lot_number) VALUES ($1, $2, 99, '2022-01-01', 'COMIRNATY', 'X1')"
+        )
+        for wrong in (other, "999990"):
+            with pytest.raises(asyncpg.ForeignKeyViolationError):
+                await conn.execute(insert, person_id, wrong)
+        await conn.execute(insert, person_id, code)  # its own municipality: accepted

@@ -25,10 +25,12 @@ from signing._pkcs11 import Pkcs11KeyStore
 from signing._qr import (
     DecodedQr,
     QrError,
+    QrStructure,
     QrSymbol,
     decode_qr_image,
     qr_png,
     qr_svg,
+    read_qr_matrix,
     shc_qr_symbol,
     vdsnc_qr_symbol,
 )
@@ -107,6 +109,7 @@ __all__ = [
     "Pkcs11KeyStore",
     "Product",
     "QrError",
+    "QrStructure",
     "QrSymbol",
     "ReplayError",
     "ReplaySigner",
@@ -137,6 +140,7 @@ __all__ = [
     "public_jwk",
     "qr_png",
     "qr_svg",
+    "read_qr_matrix",
     "seal_bytes",
     "shc_file",
     "shc_qr_symbol",

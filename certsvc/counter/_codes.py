@@ -48,9 +48,7 @@ COUNTER_CODES: dict[str, CodeInfo] = {
     "STAFF_LOCKED_OUT": CodeInfo(
         429, "Too many failed sign-ins: this staff ID is locked for 15 minutes"
     ),
-    "STAFF_TERMINAL_NOT_ALLOWED": CodeInfo(
-        403, "This staff ID may not sign in from this terminal"
-    ),
+    "STAFF_TERMINAL_NOT_ALLOWED": CodeInfo(403, "This staff ID may not sign in from this terminal"),
     "PASSWORD_TOO_SHORT": CodeInfo(422, "The new password is too short"),
     "PASSWORD_CONTAINS_ID": CodeInfo(422, "The new password contains the staff ID"),
     "PASSWORD_TOO_COMMON": CodeInfo(422, "The new password is on the list of common passwords"),

@@ -23,12 +23,12 @@ from litestar import MediaType, Request, Response
 from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
-from signing.certificate import PRODUCTS
 from certsvc.channel import ChannelResources, Clock, IssuanceServices, Problem
 from certsvc.counter._codes import COUNTER_CODES
 from certsvc.counter._texts import TEXTS, Lang, text
 from certsvc.counter._visit import VisitSealer
 from certsvc.staff import Permission, StaffService, StaffSession, allowed
+from signing.certificate import PRODUCTS
 
 SESSION_COOKIE = "counter_session"
 CSRF_COOKIE = "counter_csrf"
@@ -99,9 +99,7 @@ class CounterContext:
         return hmac.new(self._visit_key, visit_id.encode(), hashlib.sha256).hexdigest()
 
     def csrf_token(self, csrf_cookie: str, session_id: str) -> str:
-        mac = hmac.new(
-            self.sealer.csrf_key, f"{csrf_cookie}|{session_id}".encode(), hashlib.sha256
-        )
+        mac = hmac.new(self.sealer.csrf_key, f"{csrf_cookie}|{session_id}".encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
     def csrf_ok(self, csrf_cookie: str | None, session_id: str, token: str) -> bool:

@@ -14,8 +14,8 @@ from typing import Any, Literal, cast
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
-from litestar.datastructures import Cookie, UploadFile
-from litestar.response import Redirect
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
 
 import mrz
 import signing
@@ -43,7 +43,6 @@ from certsvc.channel import (
     render_pdf,
     reprint_certificate,
 )
-from certsvc.counter._codes import COUNTER_CODES
 from certsvc.counter._context import (
     CSRF_COOKIE,
     LANG_COOKIE,
@@ -248,7 +247,7 @@ async def change_password(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 @get("/lang/{lang:str}", media_type=MediaType.HTML)
-async def switch_language(request: Request[Any, Any, Any], lang: str) -> Response[Any]:
+async def switch_language(request: Request[Any, Any, Any], lang: FromPath[str]) -> Response[Any]:
     ctx = counter(request)
     if lang not in ("ja", "en"):
         raise refuse("NOT_FOUND")
@@ -258,7 +257,9 @@ async def switch_language(request: Request[Any, Any, Any], lang: str) -> Respons
 
 
 @get("/terminal/enrol", media_type=MediaType.HTML)
-async def enrol_terminal(request: Request[Any, Any, Any], token: str = "") -> Response[Any]:
+async def enrol_terminal(
+    request: Request[Any, Any, Any], token: FromQuery[str] = ""
+) -> Response[Any]:
     ctx = counter(request)
     cookie_value = await ctx.staff.enrol_terminal(token[:512]) if token else None
     if cookie_value is None:
@@ -287,9 +288,7 @@ async def issue_start(request: Request[Any, Any, Any]) -> Response[Any]:
     ctx = counter(request)
     who = await ctx.require(request, Permission.ISSUE)
     municipalities = await _counter_municipalities(ctx, who)
-    return ctx.page(
-        request, "start.html", who=who, purpose="issue", municipalities=municipalities
-    )
+    return ctx.page(request, "start.html", who=who, purpose="issue", municipalities=municipalities)
 
 
 @get("/reprint", media_type=MediaType.HTML)
@@ -315,7 +314,10 @@ async def visit_start(request: Request[Any, Any, Any]) -> Response[Any]:
     if code not in who.session.staff.municipalities:
         if municipality is not None:
             await _audit(
-                ctx, who, municipality_code=code, action="counter.visit.start",
+                ctx,
+                who,
+                municipality_code=code,
+                action="counter.visit.start",
                 outcome="municipality_not_granted",
             )
         raise refuse("COUNTER_MUNICIPALITY_NOT_GRANTED")
@@ -372,9 +374,7 @@ async def _identity(
         # The check digit is checked here too (the page's script is a convenience only).
         if not signing.is_valid_my_number(number):
             raise refusal_problem(Refused(code=RefusalCode.MY_NUMBER_INVALID))
-        identity = StaffVerifiedIdentity(
-            my_number=number, method="notification_card_and_photo_id"
-        )
+        identity = StaffVerifiedIdentity(my_number=number, method="notification_card_and_photo_id")
         return identity, "notification_card_and_photo_id", photo_id
     raise refuse("COUNTER_FORM_INVALID", detail="field method")
 
@@ -407,13 +407,22 @@ async def visit_identify(request: Request[Any, Any, Any]) -> Response[Any]:
     result = await _preview(ctx, who, visit, identity, now)
     if isinstance(result, Refused):
         await _audit(
-            ctx, who, municipality_code=visit.municipality_code, action="counter.identify",
-            outcome=_outcome(result), identity_method=method,
+            ctx,
+            who,
+            municipality_code=visit.municipality_code,
+            action="counter.identify",
+            outcome=_outcome(result),
+            identity_method=method,
         )
         raise refusal_problem(result)
     await _audit(
-        ctx, who, municipality_code=visit.municipality_code, action="counter.identify",
-        outcome="verified", address_number=result.address_number, identity_method=method,
+        ctx,
+        who,
+        municipality_code=visit.municipality_code,
+        action="counter.identify",
+        outcome="verified",
+        address_number=result.address_number,
+        identity_method=method,
     )
     identified = msgspec.structs.replace(
         visit,
@@ -505,15 +514,25 @@ async def visit_preview(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     if isinstance(result, Refused):
         await _audit(
-            ctx, who, municipality_code=visit.municipality_code, action="counter.preview",
-            outcome=_outcome(result), address_number=visit.address_number,
-            identity_method=visit.identity_method, reason=reason,
+            ctx,
+            who,
+            municipality_code=visit.municipality_code,
+            action="counter.preview",
+            outcome=_outcome(result),
+            address_number=visit.address_number,
+            identity_method=visit.identity_method,
+            reason=reason,
         )
         raise refusal_problem(result)
     await _audit(
-        ctx, who, municipality_code=visit.municipality_code, action="counter.preview",
-        outcome="previewed", address_number=visit.address_number,
-        identity_method=visit.identity_method, reason=reason,
+        ctx,
+        who,
+        municipality_code=visit.municipality_code,
+        action="counter.preview",
+        outcome="previewed",
+        address_number=visit.address_number,
+        identity_method=visit.identity_method,
+        reason=reason,
     )
     previewed = msgspec.structs.replace(
         visit,
@@ -591,15 +610,25 @@ async def visit_issue(request: Request[Any, Any, Any]) -> Response[Any]:
     if isinstance(outcome, Refused):
         await ctx.redis.delete("counter:visit:" + ctx.visit_key(visit.visit_id))
         await _audit(
-            ctx, who, municipality_code=visit.municipality_code, action="counter.issue",
-            outcome=_outcome(outcome), address_number=visit.address_number,
-            identity_method=visit.identity_method, reason=visit.reason,
+            ctx,
+            who,
+            municipality_code=visit.municipality_code,
+            action="counter.issue",
+            outcome=_outcome(outcome),
+            address_number=visit.address_number,
+            identity_method=visit.identity_method,
+            reason=visit.reason,
         )
         raise refusal_problem(outcome)
     await _audit(
-        ctx, who, municipality_code=visit.municipality_code, action="counter.issue",
-        outcome="issued", address_number=visit.address_number,
-        identity_method=visit.identity_method, reason=visit.reason,
+        ctx,
+        who,
+        municipality_code=visit.municipality_code,
+        action="counter.issue",
+        outcome="issued",
+        address_number=visit.address_number,
+        identity_method=visit.identity_method,
+        reason=visit.reason,
     )
     return _done(request, ctx, who, visit, outcome, reprinted=False)
 
@@ -646,8 +675,12 @@ async def visit_reprint(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     outcome = _outcome(again) if isinstance(again, Refused) else "reprinted"
     await _audit(
-        ctx, who, municipality_code=visit.municipality_code, action="counter.reprint",
-        outcome=outcome, address_number=visit.address_number,
+        ctx,
+        who,
+        municipality_code=visit.municipality_code,
+        action="counter.reprint",
+        outcome=outcome,
+        address_number=visit.address_number,
         identity_method=visit.identity_method,
     )
     if isinstance(again, Refused):
@@ -671,9 +704,13 @@ async def visit_pdf(request: Request[Any, Any, Any]) -> Response[Any]:
         services=ctx.services,
     )
     await _audit(
-        ctx, who, municipality_code=visit.municipality_code, action="counter.print",
+        ctx,
+        who,
+        municipality_code=visit.municipality_code,
+        action="counter.print",
         outcome=_outcome(again) if isinstance(again, Refused) else "printed",
-        address_number=visit.address_number, identity_method=visit.identity_method,
+        address_number=visit.address_number,
+        identity_method=visit.identity_method,
     )
     if isinstance(again, Refused):
         raise refusal_problem(again)
@@ -708,12 +745,13 @@ _CODE_FILTER = re.compile(r"[a-z0-9_.\-]{0,64}")
 @get("/audit", media_type=MediaType.HTML)
 async def audit_page(
     request: Request[Any, Any, Any],
-    municipality: str = "",
-    since: str = "",
-    until: str = "",
-    actor: str = "",
-    action: str = "",
-    outcome: str = "",
+    *,
+    municipality: FromQuery[str] = "",
+    since: FromQuery[str] = "",
+    until: FromQuery[str] = "",
+    actor: FromQuery[str] = "",
+    action: FromQuery[str] = "",
+    outcome: FromQuery[str] = "",
 ) -> Response[Any]:
     ctx = counter(request)
     who = await ctx.require(request, Permission.AUDIT_REVIEW)
@@ -748,9 +786,7 @@ async def audit_page(
             "action": action,
             "outcome": outcome,
         },
-        events=[
-            (e, e.at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")) for e in events
-        ],
+        events=[(e, e.at.astimezone(JST).strftime("%Y-%m-%d %H:%M:%S")) for e in events],
         chain=chain,
     )
 

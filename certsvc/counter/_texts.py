@@ -68,7 +68,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "チェックデジットを確認します。番号は画面に再表示されません。",
         "The check digit is checked; the number is never shown again.",
     ),
-    "my_number_bad": ("個人番号のチェックデジットが一致しません", "The My Number check digit is wrong"),
+    "my_number_bad": (
+        "個人番号のチェックデジットが一致しません",
+        "The My Number check digit is wrong",
+    ),
     "photo_id_type": ("写真付き本人確認書類", "Photo ID"),
     "photo_id_passport": ("旅券", "Passport"),
     "photo_id_driving_licence": ("運転免許証", "Driving licence"),

@@ -14,7 +14,7 @@ from litestar.openapi import OpenAPIConfig
 
 import signing
 from certsvc import errors as _errors
-from certsvc.api.refusals import refusal_problem
+from certsvc.api.refusals import refusal_problem as _refusal_problem
 from certsvc.api.wire import CardFiles, card_evidence
 from certsvc.app import CertsvcApp, open_pool, open_redis
 from certsvc.errors import CodeInfo, Problem, exception_handlers, problem_response
@@ -54,6 +54,12 @@ def _init(self: Problem, code: str, *, info: CodeInfo | None = None, **kw: Any) 
 
 
 Problem.__init__ = _init  # type: ignore[method-assign]
+
+def refusal_problem(refused: Refused) -> Problem:
+    if refused.code.value not in _errors.CATALOGUE:
+        _errors.CATALOGUE[refused.code.value] = CodeInfo(422, refused.code.value)
+    return _refusal_problem(refused)
+
 
 OnStart = Callable[[ChannelResources, Litestar], None]
 

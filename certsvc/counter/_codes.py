@@ -54,6 +54,7 @@ COUNTER_CODES: dict[str, CodeInfo] = {
     "PASSWORD_TOO_COMMON": CodeInfo(422, "The new password is on the list of common passwords"),
     "PASSWORD_REUSED": CodeInfo(422, "The new password is the current one"),
     "PASSWORD_CURRENT_WRONG": CodeInfo(422, "The current password is wrong"),
+    "PASSWORD_TOO_LONG": CodeInfo(422, "The new password is too long"),
     # HTTP-level answers, as HTML on this listener (the same codes the JSON listeners use).
     "NOT_FOUND": CodeInfo(404, "No such resource"),
     "METHOD_NOT_ALLOWED": CodeInfo(405, "Method not allowed on this resource"),

@@ -46,7 +46,14 @@ def test_package_imports_respect_the_design(package: str, forbidden: set[str]) -
 
 def test_only_the_store_talks_to_postgresql_about_data() -> None:
     # certsvc uses asyncpg only to open the pool and run migrations/imports through vrs_client.
-    allowed = {"certsvc/app.py", "certsvc/resources.py", "certsvc/demo.py", "certsvc/errors.py"}
+    allowed = {
+        "certsvc/app.py",
+        "certsvc/resources.py",
+        "certsvc/demo.py",
+        "certsvc/errors.py",
+        # The demo's staff accounts are made before the counter's listener starts.
+        "certsvc/counter/demo_listener.py",
+    }
     users = {
         str(path.relative_to(ROOT))
         for package in ("certsvc", "kiosk_adapter")
@@ -57,3 +64,30 @@ def test_only_the_store_talks_to_postgresql_about_data() -> None:
     # certsvc/db/: certsvc's own tables (staff accounts, terminals), DESIGN §2.
     own_tables = {u for u in users if u.startswith("certsvc/db/")}
     assert users - allowed - commands - own_tables == set()
+
+
+def test_the_counter_imports_only_the_face_and_the_staff_layer_of_certsvc() -> None:
+    # DESIGN §2 and the channel face: a channel calls certsvc through certsvc.channel only;
+    # the counter also uses its staff accounts layer.
+    allowed = {"certsvc.channel", "certsvc.staff"}
+    offenders: dict[str, list[str]] = {}
+    for path in (ROOT / "certsvc" / "counter").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        used = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                used.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                used.add(node.module)
+        bad = sorted(
+            name
+            for name in used
+            if name.split(".")[0] in PROJECT
+            and name.split(".")[0] == "certsvc"
+            and not name.startswith("certsvc.counter")
+            and not any(name == a or name.startswith(a + ".") for a in allowed)
+        )
+        if bad:
+            offenders[str(path.relative_to(ROOT))] = bad
+    assert offenders == {}
+    assert (ROOT / "certsvc" / "counter" / "__init__.py").exists()

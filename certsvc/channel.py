@@ -15,9 +15,10 @@ from litestar.openapi import OpenAPIConfig
 import signing
 from certsvc import errors as _errors
 from certsvc.api.refusals import refusal_problem as _refusal_problem
-from certsvc.api.wire import CardFiles, card_evidence
+from certsvc.api.wire import CardFiles
+from certsvc.api.wire import card_evidence as _card_evidence
 from certsvc.app import CertsvcApp, open_pool, open_redis
-from certsvc.errors import CodeInfo, Problem, exception_handlers, problem_response
+from certsvc.errors import CodeInfo, exception_handlers, problem_response
 from certsvc.issuance import (
     JST,
     CardProof,
@@ -44,21 +45,36 @@ from certsvc.server import ListenerSpec, free_port
 from certsvc.settings import Settings, SettingsError, load_settings
 from vrs_client import AuditEvent, Channel, Municipality
 
-_orig_init = Problem.__init__
+
+class Problem(_errors.Problem):
+    """The face's Problem: a channel passes the CodeInfo of its own codes."""
+
+    def __init__(self, code: str, *, info: CodeInfo | None = None, **kw: Any) -> None:
+        if info is not None:
+            _errors.CATALOGUE.setdefault(code, info)
+        super().__init__(code, **kw)
 
 
-def _init(self: Problem, code: str, *, info: CodeInfo | None = None, **kw: Any) -> None:
-    if info is not None:
-        _errors.CATALOGUE.setdefault(code, info)
-    _orig_init(self, code, **kw)
+def _face(problem: _errors.Problem) -> Problem:
+    return Problem(
+        problem.code,
+        info=CodeInfo(problem.status, problem.title),
+        headers=problem.headers,
+        detail=problem.detail,
+    )
 
-
-Problem.__init__ = _init  # type: ignore[method-assign]
 
 def refusal_problem(refused: Refused) -> Problem:
     if refused.code.value not in _errors.CATALOGUE:
         _errors.CATALOGUE[refused.code.value] = CodeInfo(422, refused.code.value)
-    return _refusal_problem(refused)
+    return _face(_refusal_problem(refused))
+
+
+def card_evidence(files: CardFiles) -> signing.CardEvidence:
+    try:
+        return _card_evidence(files)
+    except _errors.Problem as exc:
+        raise _face(exc) from None
 
 
 OnStart = Callable[[ChannelResources, Litestar], None]

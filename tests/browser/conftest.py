@@ -71,7 +71,11 @@ class LiveCounter:
         self.url = f"http://127.0.0.1:{self.port}"
         app = create_counter_app(settings, clock=clock, session_key=COUNTER_KEY)
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            access_log=False,
             lifespan="on",
         )
         self.server = uvicorn.Server(config)
@@ -127,6 +131,7 @@ async def page(browser: Any, live_counter: LiveCounter) -> AsyncIterator[Any]:
         locale="ja-JP",
         accept_downloads=True,
     )
+
     # Nothing leaves the machine: every request that is not to the counter is aborted.
     async def only_the_counter(route: Any) -> None:
         if route.request.url.startswith(live_counter.url):

@@ -93,9 +93,7 @@ async def _download(page: Any, tmp_path: Path, name: str) -> bytes:
     return path.read_bytes()
 
 
-async def test_sign_in_with_forced_password_change(
-    page: Any, staff: StaffService
-) -> None:
+async def test_sign_in_with_forced_password_change(page: Any, staff: StaffService) -> None:
     once = await create_staff(staff, "clerk1", Role.COUNTER_STAFF)
     await page.goto("/sign-in")
     await screen(page, "01-sign-in")
@@ -275,7 +273,5 @@ async def test_idle_timeout(page: Any, staff: StaffService, clock: MovableClock)
 
 
 def test_screenshots_are_ignored_by_git() -> None:
-    ignored = subprocess.run(
-        ["git", "check-ignore", "-q", str(SCREENSHOTS / "x.png")], check=False
-    )
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(SCREENSHOTS / "x.png")], check=False)
     assert ignored.returncode == 0

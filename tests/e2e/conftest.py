@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from certsvc.app import create_app
+from certsvc.staff import StaffService
 from certsvc.settings import Settings
 from tests.conftest import WORLD_NOW
 
@@ -62,8 +63,11 @@ async def counter_client(
 
 @pytest.fixture
 def staff(
-    loaded_db: asyncpg.Pool, redis_client: redis_asyncio.Redis, lookup_key: bytes, clock: MovableClock
-):  # type: ignore[no-untyped-def]
+    loaded_db: asyncpg.Pool,
+    redis_client: redis_asyncio.Redis,
+    lookup_key: bytes,
+    clock: MovableClock,
+) -> StaffService:
     """The staff accounts layer on the test's stores and clock."""
     from tests.e2e.counter_flow import staff_service
 

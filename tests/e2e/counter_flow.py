@@ -147,9 +147,7 @@ async def identify_by_number(
     )
 
 
-async def preview(
-    client: AsyncTestClient[Litestar], identified: str, **fields: str
-) -> Response:
+async def preview(client: AsyncTestClient[Litestar], identified: str, **fields: str) -> Response:
     data = {
         "_csrf": field(identified, "_csrf"),
         "visit": field(identified, "visit"),
@@ -167,7 +165,9 @@ async def preview(
     )
 
 
-async def post_visit(client: AsyncTestClient[Litestar], path: str, page: str, **extra: str) -> Response:
+async def post_visit(
+    client: AsyncTestClient[Litestar], path: str, page: str, **extra: str
+) -> Response:
     return await client.post(
         path, data={"_csrf": field(page, "_csrf"), "visit": field(page, "visit"), **extra}
     )

@@ -23,7 +23,11 @@ async def test_counter_issues_domestic_by_card_and_prints_the_pdf(
     world: World,
     resident_entries: dict[str, ResidentEntry],
 ) -> None:
-    entry = next(e for e in resident_entries.values() if e.municipality_code == "282022" and e.status == "resident")
+    entry = next(
+        e
+        for e in resident_entries.values()
+        if e.municipality_code == "282022" and e.status == "resident"
+    )
     await signed_in(counter_client, staff, "clerk1", Role.COUNTER_STAFF)
     started = await start_visit(counter_client)
     assert started.status_code == 200, started.text

@@ -32,7 +32,9 @@ Client = AsyncTestClient[Litestar]
 
 
 def _resident(entries: dict[str, ResidentEntry], code: str = "282022") -> ResidentEntry:
-    return next(e for e in entries.values() if e.municipality_code == code and e.status == "resident")
+    return next(
+        e for e in entries.values() if e.municipality_code == code and e.status == "resident"
+    )
 
 
 def _synthetic(residents: list[SyntheticResident], entry: ResidentEntry) -> SyntheticResident:
@@ -146,8 +148,13 @@ async def test_counter_visit_invalid_when_tampered(
     tampered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
     response = await counter_client.post(
         "/visit/identify",
-        data={"_csrf": field(started, "_csrf"), "visit": tampered, "method": "notification",
-              "my_number": "123456789018", "photo_id_type": "passport"},
+        data={
+            "_csrf": field(started, "_csrf"),
+            "visit": tampered,
+            "method": "notification",
+            "my_number": "123456789018",
+            "photo_id_type": "passport",
+        },
     )
     _html_refusal(response, 403, "COUNTER_VISIT_INVALID")
 
@@ -161,8 +168,13 @@ async def test_counter_visit_of_another_session_is_invalid(
     await sign_in(counter_client, "clerk1", "katsura-river-lantern-42")
     response = await counter_client.post(
         "/visit/identify",
-        data={"_csrf": await csrf(counter_client), "visit": field(started, "visit"),
-              "method": "notification", "my_number": "123456789018", "photo_id_type": "passport"},
+        data={
+            "_csrf": await csrf(counter_client),
+            "visit": field(started, "visit"),
+            "method": "notification",
+            "my_number": "123456789018",
+            "photo_id_type": "passport",
+        },
     )
     _html_refusal(response, 403, "COUNTER_VISIT_INVALID")
 
@@ -268,14 +280,22 @@ async def test_counter_abroad_by_number_and_typed_mrz_then_reprint(
     assert person.my_number not in identified.text
     line1, line2 = passport_for(person, today=WORLD_NOW.date())
     previewed = await preview(
-        counter_client, identified.text, kind="abroad", mrz1=line1, mrz2=line2,
-        other_name_kind="former", other_name="旧姓 花子", reason="card_problem",
+        counter_client,
+        identified.text,
+        kind="abroad",
+        mrz1=line1,
+        mrz2=line2,
+        other_name_kind="former",
+        other_name="旧姓 花子",
+        reason="card_problem",
     )
     assert previewed.status_code == 200, error_code(previewed)
     assert "旧姓 花子" in previewed.text
     issued = await post_visit(counter_client, "/visit/issue", previewed.text)
     assert issued.status_code == 200, error_code(issued)
-    certificate_id = field(issued.text, "visit") and issued.text.split('id="certificate-id">')[1][:12]
+    certificate_id = (
+        field(issued.text, "visit") and issued.text.split('id="certificate-id">')[1][:12]
+    )
     again = await post_visit(counter_client, "/visit/issue", previewed.text)
     _html_refusal(again, 409, "COUNTER_VISIT_ALREADY_ISSUED")
     first_pdf = (await post_visit(counter_client, "/visit/pdf", issued.text)).content
@@ -307,29 +327,48 @@ async def test_counter_passport_bound_to_the_record(
     started = (await start_visit(counter_client)).text
     identified = await identify_by_number(counter_client, person.my_number, started)
     line1, line2 = passport_for(other, today=WORLD_NOW.date())
-    previewed = await preview(counter_client, identified.text, kind="abroad", mrz1=line1, mrz2=line2)
+    previewed = await preview(
+        counter_client, identified.text, kind="abroad", mrz1=line1, mrz2=line2
+    )
     issued = await post_visit(counter_client, "/visit/issue", previewed.text)
     _html_refusal(issued, 422, "PASSPORT_BIRTH_DATE_MISMATCH")
 
 
-async def test_counter_mrz_unreadable(counter_client: Client, staff: StaffService, residents: list[SyntheticResident], resident_entries: dict[str, ResidentEntry]) -> None:
+async def test_counter_mrz_unreadable(
+    counter_client: Client,
+    staff: StaffService,
+    residents: list[SyntheticResident],
+    resident_entries: dict[str, ResidentEntry],
+) -> None:
     person = _synthetic(residents, _resident(resident_entries))
     await signed_in(counter_client, staff, "clerk1", Role.COUNTER_STAFF)
     started = (await start_visit(counter_client)).text
     identified = await identify_by_number(counter_client, person.my_number, started)
-    previewed = await preview(counter_client, identified.text, kind="abroad", mrz1="P<JPN", mrz2="X")
+    previewed = await preview(
+        counter_client, identified.text, kind="abroad", mrz1="P<JPN", mrz2="X"
+    )
     _html_refusal(previewed, 400, "MRZ_LINE_LENGTH")
 
 
-async def test_counter_scan_unreadable(counter_client: Client, staff: StaffService, residents: list[SyntheticResident], resident_entries: dict[str, ResidentEntry]) -> None:
+async def test_counter_scan_unreadable(
+    counter_client: Client,
+    staff: StaffService,
+    residents: list[SyntheticResident],
+    resident_entries: dict[str, ResidentEntry],
+) -> None:
     person = _synthetic(residents, _resident(resident_entries))
     await signed_in(counter_client, staff, "clerk1", Role.COUNTER_STAFF)
     started = (await start_visit(counter_client)).text
     identified = await identify_by_number(counter_client, person.my_number, started)
     response = await counter_client.post(
         "/visit/preview",
-        data={"_csrf": field(identified.text, "_csrf"), "visit": field(identified.text, "visit"),
-              "kind": "abroad", "reason": "no_smartphone", "other_name_kind": "none"},
+        data={
+            "_csrf": field(identified.text, "_csrf"),
+            "visit": field(identified.text, "visit"),
+            "kind": "abroad",
+            "reason": "no_smartphone",
+            "other_name_kind": "none",
+        },
         files={"passport_scan": ("scan.png", b"not an image", "image/png")},
     )
     _html_refusal(response, 422, "COUNTER_SCAN_UNREADABLE")

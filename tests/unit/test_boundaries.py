@@ -73,7 +73,7 @@ def test_the_counter_imports_only_the_face_and_the_staff_layer_of_certsvc() -> N
     offenders: dict[str, list[str]] = {}
     for path in (ROOT / "certsvc" / "counter").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        used = set()
+        used: set[str] = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 used.update(alias.name for alias in node.names)

@@ -11,8 +11,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from certsvc.app import create_app
-from certsvc.staff import StaffService
 from certsvc.settings import Settings
+from certsvc.staff import StaffService
 from tests.conftest import WORLD_NOW
 
 

@@ -311,7 +311,7 @@ async def test_counter_abroad_by_number_and_typed_mrz_then_reprint(
     unknown = await post_visit(
         counter_client, "/visit/reprint", identified.text, certificate_id="AAAAAAAAAAAA"
     )
-    _html_refusal(unknown, 422, "ISSUANCE_NOT_FOUND")
+    _html_refusal(unknown, 404, "ISSUANCE_NOT_FOUND")
 
 
 async def test_counter_passport_bound_to_the_record(

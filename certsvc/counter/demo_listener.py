@@ -23,6 +23,14 @@ NAME = "counter"
 DEMO_MUNICIPALITIES = ("282022", "131016")
 
 
+_LABELS = {
+    Role.ADMINISTRATOR: "administrator",
+    Role.COUNTER_STAFF: "counter staff",
+    Role.SUPERVISOR: "supervisor",
+    Role.CONTRACTOR: "contractor staff",
+}
+
+
 def prepare(demo_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The `CERTSVC_COUNTER_*` settings the demo lacks."""
     generated = {"CERTSVC_COUNTER_SESSION_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
@@ -63,7 +71,7 @@ def listener(settings: Settings, demo_dir: Path, clock: Clock) -> tuple[Listener
         "personal IDs sign in from any browser)"
     ]
     for staff_id, role, password in accounts:
-        lines.append(f"counter {role.value}: {staff_id} one-time password: {password}")
+        lines.append(f"counter {_LABELS[role]}: {staff_id} one-time password: {password}")
     lines.append(
         f"counter card reader: .venv/bin/certsvc card-sim --demo-dir {demo_dir} --card 1 "
         f"--nonce NONCE --out card.json"

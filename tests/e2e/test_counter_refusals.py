@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pypdfium2
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -299,6 +300,14 @@ async def test_counter_abroad_by_number_and_typed_mrz_then_reprint(
     again = await post_visit(counter_client, "/visit/issue", previewed.text)
     _html_refusal(again, 409, "COUNTER_VISIT_ALREADY_ISSUED")
     first_pdf = (await post_visit(counter_client, "/visit/pdf", issued.text)).content
+    # The former name is printed on the PDF, with its label.
+    document = pypdfium2.PdfDocument(first_pdf)
+    try:
+        printed = document[0].get_textpage().get_text_bounded()
+    finally:
+        document.close()
+    assert "旧姓" in printed
+    assert "花子" in printed
 
     started = (await start_visit(counter_client, purpose="reprint")).text
     identified = await identify_by_number(counter_client, person.my_number, started)

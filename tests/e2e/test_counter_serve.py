@@ -98,3 +98,14 @@ async def test_the_app_listener_does_not_serve_the_counter(
     for path in ("/sign-in", "/issue", "/audit", "/terminal/enrol?token=x"):
         response = await app_client.get(path)
         assert (path, response.status_code) == (path, 404)
+
+
+def test_card_sim_refuses_a_nonce_that_is_not_the_page_s(world: World, tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "certsvc", "card-sim", "--demo-dir", str(world.directory),
+         "--card", "1", "--nonce", "not-a-nonce", "--out", str(tmp_path / "card.json")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "--nonce" in run.stderr
+    assert not (tmp_path / "card.json").exists()

@@ -6,13 +6,8 @@ CREATE FUNCTION public.audit_events_guard() RETURNS trigger
     AS $$
 BEGIN
     IF OLD.hash IS NOT NULL
-       OR (NEW.id, NEW.municipality_code, NEW.at, NEW.actor, NEW.action, NEW.address_number,
-           NEW.reason, NEW.outcome, NEW.actor_role, NEW.terminal, NEW.identity_method,
-           NEW.subject)
-          IS DISTINCT FROM
-          (OLD.id, OLD.municipality_code, OLD.at, OLD.actor, OLD.action, OLD.address_number,
-           OLD.reason, OLD.outcome, OLD.actor_role, OLD.terminal, OLD.identity_method,
-           OLD.subject) THEN
+       OR (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash')
+          IS DISTINCT FROM (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
         RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
@@ -218,7 +213,7 @@ CREATE TABLE public.staff_accounts (
     created_at timestamp with time zone NOT NULL,
     expired_at timestamp with time zone,
     expired_by text,
-    sessions_valid_after timestamp with time zone NOT NULL,
+    session_generation integer DEFAULT 0 NOT NULL,
     last_sign_in_at timestamp with time zone,
     password_changed_at timestamp with time zone,
     CONSTRAINT staff_accounts_check CHECK (((role = 'contractor'::text) = (contract_end IS NOT NULL))),
@@ -332,8 +327,6 @@ ALTER TABLE ONLY public.vaccinations
     ADD CONSTRAINT vaccinations_pkey PRIMARY KEY (person_id, dose_number);
 
 CREATE INDEX audit_events_purge ON public.audit_events USING btree (municipality_code, at);
-
-CREATE INDEX audit_events_review ON public.audit_events USING btree (municipality_code, at);
 
 CREATE INDEX audit_events_unchained ON public.audit_events USING btree (municipality_code, id) WHERE (seq IS NULL);
 

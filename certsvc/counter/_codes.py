@@ -7,6 +7,7 @@ layer's sign-in and password refusals are listed here with the status the page a
 from __future__ import annotations
 
 from certsvc.channel import CodeInfo
+from certsvc.staff import STAFF_CODES
 
 COUNTER_CODES: dict[str, CodeInfo] = {
     "COUNTER_CSRF_INVALID": CodeInfo(
@@ -43,18 +44,6 @@ COUNTER_CODES: dict[str, CodeInfo] = {
     "COUNTER_TERMINAL_TOKEN_INVALID": CodeInfo(
         403, "The terminal enrolment link is unknown, used already or expired"
     ),
-    # The staff layer's refusals, as the counter's pages answer them.
-    "STAFF_SIGN_IN_FAILED": CodeInfo(401, "Staff ID or password is wrong"),
-    "STAFF_LOCKED_OUT": CodeInfo(
-        429, "Too many failed sign-ins: this staff ID is locked for 15 minutes"
-    ),
-    "STAFF_TERMINAL_NOT_ALLOWED": CodeInfo(403, "This staff ID may not sign in from this terminal"),
-    "PASSWORD_TOO_SHORT": CodeInfo(422, "The new password is too short"),
-    "PASSWORD_CONTAINS_ID": CodeInfo(422, "The new password contains the staff ID"),
-    "PASSWORD_TOO_COMMON": CodeInfo(422, "The new password is on the list of common passwords"),
-    "PASSWORD_REUSED": CodeInfo(422, "The new password is the current one"),
-    "PASSWORD_CURRENT_WRONG": CodeInfo(422, "The current password is wrong"),
-    "PASSWORD_TOO_LONG": CodeInfo(422, "The new password is too long"),
     # HTTP-level answers, as HTML on this listener (the same codes the JSON listeners use).
     "NOT_FOUND": CodeInfo(404, "No such resource"),
     "METHOD_NOT_ALLOWED": CodeInfo(405, "Method not allowed on this resource"),
@@ -63,3 +52,5 @@ COUNTER_CODES: dict[str, CodeInfo] = {
     "INTERNAL_ERROR": CodeInfo(500, "Internal error; quote the request id to the operator"),
     "DEPENDENCY_UNAVAILABLE": CodeInfo(503, "A backing service is unavailable; retry shortly"),
 }
+# The staff layer's sign-in, session and password refusals, with its statuses and titles.
+COUNTER_CODES.update(STAFF_CODES)

@@ -52,7 +52,7 @@ class AccountRow(msgspec.Struct, frozen=True, kw_only=True):
     created_by: str
     created_at: datetime
     expired_at: datetime | None
-    sessions_valid_after: datetime
+    session_generation: int
     last_sign_in_at: datetime | None
     municipalities: tuple[str, ...]
     terminal_ids: tuple[str, ...]
@@ -75,7 +75,7 @@ async def enter_app_role(conn: Conn) -> None:
 
 _ACCOUNT_COLUMNS = """
 SELECT a.staff_id, a.role, a.password_hash, a.must_change_password, a.expires_on, a.contract_end,
-       a.shared, a.created_by, a.created_at, a.expired_at, a.sessions_valid_after,
+       a.shared, a.created_by, a.created_at, a.expired_at, a.session_generation,
        a.last_sign_in_at,
        array(SELECT m.municipality_code::text FROM staff_municipalities m
              WHERE m.staff_id = a.staff_id ORDER BY 1) AS municipalities,
@@ -101,7 +101,7 @@ def _account(row: asyncpg.Record) -> AccountRow:
         created_by=row["created_by"],
         created_at=row["created_at"],
         expired_at=row["expired_at"],
-        sessions_valid_after=row["sessions_valid_after"],
+        session_generation=row["session_generation"],
         last_sign_in_at=row["last_sign_in_at"],
         municipalities=tuple(row["municipalities"]),
         terminal_ids=tuple(row["terminal_ids"]),
@@ -120,8 +120,8 @@ async def list_accounts(conn: Conn) -> list[AccountRow]:
 
 _q_insert_account = """
 INSERT INTO staff_accounts (staff_id, role, password_hash, must_change_password, expires_on,
-                            contract_end, shared, created_by, created_at, sessions_valid_after)
-VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8, $8)
+                            contract_end, shared, created_by, created_at)
+VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8)
 """
 _q_grant_municipalities = """
 INSERT INTO staff_municipalities (staff_id, municipality_code)
@@ -168,7 +168,7 @@ async def insert_account(
 _q_replace_hash = """
 UPDATE staff_accounts
 SET password_hash = $2, must_change_password = $3, password_changed_at = $4,
-    sessions_valid_after = CASE WHEN $5 THEN $4 ELSE sessions_valid_after END
+    session_generation = session_generation + CASE WHEN $5 THEN 1 ELSE 0 END
 WHERE staff_id = $1
 RETURNING staff_id
 """
@@ -183,7 +183,7 @@ async def set_password(
     now: datetime,
     end_sessions: bool,
 ) -> bool:
-    """Replace the password hash; `end_sessions` voids every session created before `now`."""
+    """Replace the password hash; `end_sessions` voids every session of the account."""
     done = await conn.fetchval(
         _q_replace_hash, staff_id, password_hash, must_change, now, end_sessions
     )
@@ -206,7 +206,8 @@ async def update_hash(conn: Conn, *, staff_id: str, password_hash: str) -> None:
 
 
 _q_expire_account = """
-UPDATE staff_accounts SET expired_at = $2, expired_by = $3, sessions_valid_after = $2
+UPDATE staff_accounts
+SET expired_at = $2, expired_by = $3, session_generation = session_generation + 1
 WHERE staff_id = $1 AND expired_at IS NULL
 RETURNING staff_id
 """

@@ -15,8 +15,8 @@ from certsvc.staff._types import PasswordRefusal
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
-# argon2-cffi's defaults: argon2id, RFC 9106's second recommended parameter set (64 MiB, t=3).
-_hasher = argon2.PasswordHasher()
+#: argon2-cffi's defaults: argon2id, RFC 9106's second recommended parameter set (64 MiB, t=3).
+DEFAULT_HASHER = argon2.PasswordHasher()
 # One-time passwords: 4 groups of 4 from an alphabet without look-alikes (0/O, 1/l/I).
 _OTP_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -50,31 +50,20 @@ def one_time_password() -> str:
     return "-".join(groups)
 
 
-async def hash_password(password: str) -> str:
-    """The argon2id PHC string of `password` (computed on a thread: ~0.1 s of CPU)."""
-    return await asyncio.to_thread(_hasher.hash, password)
+async def hash_password(hasher: argon2.PasswordHasher, password: str) -> str:
+    """The argon2id PHC string of `password` (computed on a thread: ~0.1 s of CPU or more)."""
+    return await asyncio.to_thread(hasher.hash, password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(hasher: argon2.PasswordHasher, password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return hasher.verify(password_hash, password)
     except argon2.exceptions.VerificationError:
         return False
     except argon2.exceptions.InvalidHashError:
         return False
 
 
-async def verify_password(password_hash: str, password: str) -> bool:
+async def verify_password(hasher: argon2.PasswordHasher, password_hash: str, password: str) -> bool:
     """Whether `password` matches the hash (on a thread, so the event loop keeps serving)."""
-    return await asyncio.to_thread(_verify, password_hash, password)
-
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
-
-
-@cache
-def dummy_hash() -> str:
-    """A hash of a random password, verified against for unknown IDs so that a sign-in takes as
-    long whether or not the ID exists."""
-    return _hasher.hash(secrets.token_urlsafe(16))
+    return await asyncio.to_thread(_verify, hasher, password_hash, password)

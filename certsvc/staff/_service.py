@@ -12,7 +12,6 @@ clock, so that the idle timeout, the 8-hour limit and the lockout are tested by 
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import contextlib
 import hashlib
@@ -23,6 +22,7 @@ import secrets
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta, timezone
 
+import argon2
 import msgspec
 import redis.asyncio as redis_asyncio
 
@@ -30,11 +30,10 @@ from certsvc.db import staff as db
 from certsvc.db.staff import AccountRow, Conn, Pool, TerminalRow
 from certsvc.resources import Clock
 from certsvc.staff._passwords import (
+    DEFAULT_HASHER,
     MAX_LENGTH,
     check_new_password,
-    dummy_hash,
     hash_password,
-    needs_rehash,
     one_time_password,
     verify_password,
 )
@@ -102,6 +101,8 @@ class _StoredSession(msgspec.Struct, frozen=True, kw_only=True):
     terminal_id: str | None
     created_at: datetime
     last_seen_at: datetime
+    generation: int
+    """The account's session generation at sign-in: a reset or an expiry moves it on."""
 
 
 _session_encoder = msgspec.json.Encoder()
@@ -121,13 +122,30 @@ class StaffService:
     docstring: what is kept where)."""
 
     def __init__(
-        self, *, pool: Pool, redis: redis_asyncio.Redis, lookup_key: bytes, clock: Clock
+        self,
+        *,
+        pool: Pool,
+        redis: redis_asyncio.Redis,
+        lookup_key: bytes,
+        clock: Clock,
+        hasher: argon2.PasswordHasher = DEFAULT_HASHER,
     ) -> None:
+        """`hasher`: argon2id with argon2-cffi's defaults unless a test asks for cheaper
+        parameters (hashes made with other parameters are re-made at the next sign-in)."""
         self._pool = pool
         self._redis = redis
         self._lookup_key = lookup_key
         self._clock = clock
+        self._hasher = hasher
         self._fail = redis.register_script(_FAIL)
+        self._dummy_hash: str | None = None
+
+    async def _dummy(self) -> str:
+        """A hash of a random password, verified against for unknown IDs so that a sign-in
+        takes as long whether or not the ID exists."""
+        if self._dummy_hash is None:
+            self._dummy_hash = await hash_password(self._hasher, secrets.token_urlsafe(16))
+        return self._dummy_hash
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -215,7 +233,9 @@ class StaffService:
         raw = await self._redis.hget(key, "locked_until")
         return raw is not None and float(raw) > now.timestamp()
 
-    async def _store_session(self, session_id: str, stored: _StoredSession) -> None:
+    async def _store_session(self, session_id: str, stored: _StoredSession, *, new: bool) -> None:
+        """Write a new session (`new`), or refresh one that still exists: a refresh racing a
+        sign-out must not bring the session back (SET XX writes only over an existing key)."""
         remaining = min(
             IDLE_TIMEOUT, stored.created_at + ABSOLUTE_LIMIT - stored.last_seen_at
         ).total_seconds()
@@ -223,6 +243,8 @@ class StaffService:
             self._redis_key("session", session_id),
             _session_encoder.encode(stored),
             ex=max(1, math.ceil(remaining)),
+            nx=new,
+            xx=not new,
         )
 
     # --- sign-in and sessions ---------------------------------------------------------------
@@ -253,10 +275,10 @@ class StaffService:
         if len(password) > 4 * MAX_LENGTH:
             good = False
         elif account is None:
-            await verify_password(await asyncio.to_thread(dummy_hash), password)
+            await verify_password(self._hasher, await self._dummy(), password)
             good = False
         else:
-            good = await verify_password(account.password_hash, password)
+            good = await verify_password(self._hasher, account.password_hash, password)
         if account is None or not good or not self._active(account, now):
             await self._fail_sign_in(fail_key, now)
             if account is not None:
@@ -272,7 +294,12 @@ class StaffService:
                         reason="expired" if good else "wrong_password",
                     )
             return SignInRefusal.STAFF_SIGN_IN_FAILED
-        # (3)
+        # (3) (a hash under other parameters is re-made first: no transaction waits on it)
+        rehashed = (
+            await hash_password(self._hasher, password)
+            if self._hasher.check_needs_rehash(account.password_hash)
+            else None
+        )
         terminal: TerminalRow | None = None
         async with self._transaction() as conn:
             if terminal_id is not None:
@@ -296,10 +323,8 @@ class StaffService:
                 return SignInRefusal.STAFF_TERMINAL_NOT_ALLOWED
             # (4)
             await db.record_sign_in(conn, staff_id=account.staff_id, now=now)
-            if needs_rehash(account.password_hash):
-                await db.update_hash(
-                    conn, staff_id=account.staff_id, password_hash=await hash_password(password)
-                )
+            if rehashed is not None:
+                await db.update_hash(conn, staff_id=account.staff_id, password_hash=rehashed)
             await self._audit(
                 conn,
                 account.municipalities,
@@ -317,8 +342,9 @@ class StaffService:
             terminal_id=None if terminal is None else terminal.terminal_id,
             created_at=now,
             last_seen_at=now,
+            generation=account.session_generation,
         )
-        await self._store_session(session_id, stored)
+        await self._store_session(session_id, stored, new=True)
         return SignedIn(
             session_id=session_id,
             session=StaffSession(
@@ -359,12 +385,12 @@ class StaffService:
         if (
             account is None
             or not self._active(account, now)
-            or stored.created_at < account.sessions_valid_after
+            or stored.generation != account.session_generation
         ):
             await self._redis.delete(key)
             return None
         refreshed = msgspec.structs.replace(stored, last_seen_at=max(now, stored.last_seen_at))
-        await self._store_session(session_id, refreshed)
+        await self._store_session(session_id, refreshed, new=False)
         return StaffSession(
             staff=self._member(account),
             terminal=None if terminal is None else self._terminal(terminal),
@@ -393,7 +419,7 @@ class StaffService:
         if account is None:
             raise StaffSessionExpired
         if len(current) > 4 * MAX_LENGTH or not await verify_password(
-            account.password_hash, current
+            self._hasher, account.password_hash, current
         ):
             return PasswordRefusal.PASSWORD_CURRENT_WRONG
         if new == current:
@@ -401,7 +427,7 @@ class StaffService:
         refusal = check_new_password(staff_id, new)
         if refusal is not None:
             return refusal
-        new_hash = await hash_password(new)
+        new_hash = await hash_password(self._hasher, new)
         async with self._transaction() as conn:
             await db.set_password(
                 conn,
@@ -503,7 +529,7 @@ class StaffService:
         if terminals and not shared:
             raise StaffAdminError(AdminRefusal.STAFF_TERMINALS_NOT_SHARED)
         password = one_time_password()
-        password_hash = await hash_password(password)
+        password_hash = await hash_password(self._hasher, password)
         try:
             async with self._transaction() as conn:
                 if await db.known_municipalities(conn, codes) != set(codes):
@@ -571,7 +597,7 @@ class StaffService:
             raise StaffAdminError(AdminRefusal.OPERATOR_INVALID)
         now = self._now()
         password = one_time_password()
-        password_hash = await hash_password(password)
+        password_hash = await hash_password(self._hasher, password)
         async with self._transaction() as conn:
             account = await db.get_account(conn, staff_id=staff_id.strip().lower())
             if account is None:

@@ -127,11 +127,12 @@ class CounterContext:
         who = await self.signed_in(request)
         if who is None:
             raise refuse("COUNTER_SIGNED_OUT")
+        # Error pages show who is signed in (and the sign-out button) from here on.
+        request.state.counter_who = who
         if who.session.staff.must_change_password and not allow_password_change:
             raise refuse("COUNTER_PASSWORD_CHANGE_REQUIRED")
         if permission is not None and not allowed(who.session.staff.role, permission):
             raise refuse("COUNTER_ROLE_NOT_ALLOWED")
-        request.state.counter_who = who
         return who
 
     # --- responses ------------------------------------------------------------------------

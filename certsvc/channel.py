@@ -57,6 +57,7 @@ from certsvc.issuance import (
     void_certificate,
 )
 from certsvc.logs import configure_logging, mask_text
+from certsvc.ops import serve_beside_ops_listener
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
 from certsvc.server import ListenerSpec, free_port
@@ -108,6 +109,7 @@ __all__ = [
     "render_certificate_pdf",
     "render_pdf",
     "reprint_certificate",
+    "serve_beside_ops_listener",
     "system_clock",
     "void_certificate",
 ]

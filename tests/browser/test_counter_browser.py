@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import signing
 from certsvc.staff import Role, StaffService
 from certsvc.synthetic import ResidentEntry, World
@@ -65,12 +67,18 @@ def _resident(entries: dict[str, ResidentEntry]) -> ResidentEntry:
 
 
 def _card_sim(world: World, entry: ResidentEntry, nonce: str, out: Path) -> None:
-    # The demo's card reader, as staff run it: `certsvc card-sim`.
-    subprocess.run(
-        [sys.executable, "-m", "certsvc", "card-sim", "--demo-dir", str(world.directory),
-         "--card", entry.address_number, "--nonce", nonce, "--out", str(out)],
-        check=True, capture_output=True,
+    # The demo's card reader, as staff run it: `certsvc card-sim`, on a directory of its own
+    # (other tests of the session may rewrite the world's residents.json).
+    reader = out.parent / "reader"
+    reader.mkdir(exist_ok=True)
+    own = msgspec.structs.replace(entry, card=str(world.directory / entry.card))
+    (reader / "residents.json").write_bytes(msgspec.json.encode([own]))
+    run = subprocess.run(
+        [sys.executable, "-m", "certsvc", "card-sim", "--demo-dir", str(reader),
+         "--card", "1", "--nonce", nonce, "--out", str(out)],
+        check=False, capture_output=True, text=True,
     )  # fmt: skip
+    assert run.returncode == 0, run.stderr
 
 
 def _verify_pdf(pdf: bytes, world: World, *, abroad: bool) -> None:

@@ -39,6 +39,13 @@ async def screen(page: Any, name: str) -> None:
     assert await page.evaluate(_AXE_RUN) == [], name
 
 
+async def submit(page: Any, button: str, path: str) -> None:
+    """Press `button` and wait for the page it posts to."""
+    await page.get_by_role("button", name=button).click()
+    await page.wait_for_url(f"**{path}")
+    await page.wait_for_load_state()
+
+
 async def code_shown(page: Any) -> str:
     return str(await page.locator("#error-code").inner_text())
 
@@ -131,22 +138,18 @@ async def test_domestic_by_card_pdf_verified_and_reprinted(
 ) -> None:
     entry = _resident(resident_entries)
     await signed_in(page, staff, "clerk1", Role.COUNTER_STAFF)
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     await screen(page, "05-identity")
     nonce = await page.locator("#nonce").inner_text()
     bundle = tmp_path / "card.json"
     _card_sim(world, entry, nonce, bundle)
     await page.get_by_label("カード読取ファイル").set_input_files(str(bundle))
-    await page.get_by_role("button", name="カードで確認").click()
-    await page.wait_for_load_state()
+    await submit(page, "カードで確認", "/visit/identify")
     await screen(page, "06-details")
     await page.get_by_label("交付理由").select_option("kiosk_unavailable")
-    await page.get_by_role("button", name="確認画面へ").click()
-    await page.wait_for_load_state()
+    await submit(page, "確認画面へ", "/visit/preview")
     await screen(page, "07-preview-domestic")
-    await page.get_by_role("button", name="交付する").click()
-    await page.wait_for_load_state()
+    await submit(page, "交付する", "/visit/issue")
     await screen(page, "08-issued")
     certificate_id = await page.locator("#certificate-id").inner_text()
     first = await _download(page, tmp_path, "first.pdf")
@@ -154,16 +157,13 @@ async def test_domestic_by_card_pdf_verified_and_reprinted(
 
     # A reprint in a new visit, the resident identified again by card: the same bytes.
     await page.get_by_role("link", name="再印刷").click()
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     _card_sim(world, entry, await page.locator("#nonce").inner_text(), bundle)
     await page.get_by_label("カード読取ファイル").set_input_files(str(bundle))
-    await page.get_by_role("button", name="カードで確認").click()
-    await page.wait_for_load_state()
+    await submit(page, "カードで確認", "/visit/identify")
     await screen(page, "09-reprint")
     await page.get_by_label("証明書ID").fill(certificate_id)
-    await page.get_by_role("button", name="再印刷する").click()
-    await page.wait_for_load_state()
+    await submit(page, "再印刷する", "/visit/reprint")
     assert await _download(page, tmp_path, "again.pdf") == first
 
 
@@ -193,8 +193,7 @@ async def test_abroad_by_notification_card_with_a_passport_scan(
     scan = tmp_path / "passport.png"
     scan.write_bytes(render_page(_passport_person(person)))
     await signed_in(page, staff, "clerk1", Role.COUNTER_STAFF)
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     number = page.get_by_label("個人番号(12桁)")
     # The page checks the check digit as staff type; the form does not go out with a bad one.
     await number.fill(person.my_number[:11] + str((int(person.my_number[11]) + 1) % 10))
@@ -202,20 +201,17 @@ async def test_abroad_by_notification_card_with_a_passport_scan(
     assert await number.get_attribute("aria-invalid") == "true"
     await number.fill(person.my_number)
     await page.get_by_label("写真付き本人確認書類", exact=True).select_option("passport")
-    await page.get_by_role("button", name="番号で確認").click()
-    await page.wait_for_load_state()
+    await submit(page, "番号で確認", "/visit/identify")
     assert person.my_number not in await page.content()
     await page.get_by_label("海外用").check()
     await page.get_by_label("旅券スキャン画像").set_input_files(str(scan))
     await page.get_by_label("旧姓・通称", exact=True).select_option("former")
     await page.get_by_label("旧姓・通称(書類のとおり)").fill("山田 花子")
     await page.get_by_label("交付理由").select_option("no_smartphone")
-    await page.get_by_role("button", name="確認画面へ").click()
-    await page.wait_for_load_state()
+    await submit(page, "確認画面へ", "/visit/preview")
     await screen(page, "10-preview-abroad")
     assert person.family_name_roman in await page.locator("#passport-name").inner_text()
-    await page.get_by_role("button", name="交付する").click()
-    await page.wait_for_load_state()
+    await submit(page, "交付する", "/visit/issue")
     pdf = await _download(page, tmp_path, "abroad.pdf")
     _verify_pdf(pdf, world, abroad=True)
 
@@ -257,8 +253,7 @@ async def test_municipality_not_granted(page: Any, staff: StaffService) -> None:
     await page.evaluate(
         "() => { document.querySelector('#municipality option').value = '131016'; }"
     )
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     assert await code_shown(page) == "COUNTER_MUNICIPALITY_NOT_GRANTED"
     await screen(page, "15-municipality-refused")
 
@@ -266,16 +261,14 @@ async def test_municipality_not_granted(page: Any, staff: StaffService) -> None:
 async def test_csrf_refusal(page: Any, staff: StaffService) -> None:
     await signed_in(page, staff, "clerk1", Role.COUNTER_STAFF)
     await page.evaluate("() => { document.querySelector('main input[name=_csrf]').value = 'x'; }")
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     assert await code_shown(page) == "COUNTER_CSRF_INVALID"
 
 
 async def test_idle_timeout(page: Any, staff: StaffService, clock: MovableClock) -> None:
     await signed_in(page, staff, "clerk1", Role.COUNTER_STAFF)
     clock.now = clock.now + timedelta(minutes=16)
-    await page.get_by_role("button", name="受付を始める").click()
-    await page.wait_for_load_state()
+    await submit(page, "受付を始める", "/visit/start")
     assert await code_shown(page) == "COUNTER_SIGNED_OUT"
     await screen(page, "16-signed-out")
 

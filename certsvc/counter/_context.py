@@ -75,7 +75,7 @@ class CounterContext:
         clock: Clock,
     ) -> None:
         self.services: IssuanceServices = resources.services
-        self.redis: redis_asyncio.Redis = resources.redis
+        self.redis: redis_asyncio.Redis | redis_asyncio.RedisCluster = resources.redis
         self.staff = staff
         self.clock = clock
         self.sealer = VisitSealer(session_key)

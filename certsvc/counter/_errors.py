@@ -84,6 +84,10 @@ def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[
 _DEPENDENCY: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    # Redis Cluster: a primary is down and no replica has taken over its slots yet
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
     ConnectionError,
     TimeoutError,
     OSError,

@@ -125,7 +125,7 @@ class StaffService:
         self,
         *,
         pool: Pool,
-        redis: redis_asyncio.Redis,
+        redis: redis_asyncio.Redis | redis_asyncio.RedisCluster,
         lookup_key: bytes,
         clock: Clock,
         hasher: argon2.PasswordHasher = DEFAULT_HASHER,

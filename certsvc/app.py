@@ -12,20 +12,24 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis_asyncio
 from litestar import Litestar
 from litestar.enums import ScopeType
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 
 from certsvc import api, health
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import exception_handlers
+from certsvc.http_protocol import DISCONNECTED_EXTENSION
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
 from certsvc.resources import Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
+from certsvc.strict_body import StrictJsonBody
 
 _access = logging.getLogger("certsvc.access")
 
@@ -66,7 +70,9 @@ def open_redis(settings: Settings) -> redis_asyncio.Redis:
 
 class CertsvcApp(Litestar):
     """Litestar with the request context around everything, router misses (404/405) included:
-    Litestar's own middleware runs only once a route has matched."""
+    Litestar's own middleware runs only once a route has matched. A request whose client hung up
+    before the answer was written is logged as `client disconnected` (status 499, as nginx
+    does), not with the status nobody received."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         if scope["type"] != ScopeType.HTTP:
@@ -76,9 +82,18 @@ class CertsvcApp(Litestar):
         token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        answered = False
+        hung_up = False
+
+        async def receive_wrapper() -> ReceiveMessage:
+            nonlocal hung_up
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered:
+                hung_up = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
@@ -87,20 +102,37 @@ class CertsvcApp(Litestar):
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
+            elif not message.get("more_body", False):
+                answered = True
             await send(message)
 
         try:
-            await super().__call__(scope, receive, send_wrapper)
+            await super().__call__(scope, receive_wrapper, send_wrapper)
         finally:
-            _access.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),
-                    "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            # The server tells (certsvc.http_protocol) whether the answer reached the socket.
+            extensions: dict[str, Any] = scope.get("extensions") or {}
+            disconnected = extensions.get(DISCONNECTED_EXTENSION)
+            if hung_up or (disconnected is not None and disconnected()):
+                _access.info(
+                    "client disconnected",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": 499,
+                        "answer_status": status if answered else None,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
+            else:
+                _access.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                    },
+                )
             reset_request_id(token)
 
 
@@ -125,6 +157,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         route_handlers=[*health.routes(), *api.routes(settings.shc_issuer)],
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
+        middleware=[DefineMiddleware(StrictJsonBody, max_body_bytes=settings.max_body_bytes)],
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="certsvc",

@@ -238,7 +238,15 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
 
         app = create_app(settings)
         base_url = f"http://{settings.host}:{settings.port}"
-        specs = [ListenerSpec(app, host=settings.host, port=settings.port, name="api")]
+        specs = [
+            ListenerSpec(
+                app,
+                host=settings.host,
+                port=settings.port,
+                name="api",
+                concurrency_limit=settings.http_concurrency_limit,
+            )
+        ]
         extra_lines = []
         for plugin in plugins:
             spec, lines = plugin.listener(settings, demo_dir, system_clock)

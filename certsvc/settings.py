@@ -120,6 +120,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Certificate requests per client address per minute."""
     max_body_bytes: int = 65536
     """Largest accepted request body, in bytes."""
+    http_concurrency_limit: int = 1000
+    """Connections or requests in flight per process beyond which a request gets 503."""
 
     retention_vaccination_years: int = 5
     """Years vaccination records are kept (never less than 5)."""
@@ -232,6 +234,8 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
+    if not 1 <= settings.http_concurrency_limit <= 100_000:
+        raise SettingsError("CERTSVC_HTTP_CONCURRENCY_LIMIT must be between 1 and 100000")
     for port_field in ("port", "kiosk_port"):
         if not 0 <= getattr(settings, port_field) <= 65535:
             raise SettingsError(f"{env_name(port_field)} must be a TCP port")

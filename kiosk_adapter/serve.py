@@ -52,6 +52,8 @@ def create_app_from_env() -> Litestar:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from certsvc.server import edge_options
+
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
     uvicorn.run(
@@ -69,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         lifespan="on",
+        **edge_options(settings.http_concurrency_limit),
     )
     return 0

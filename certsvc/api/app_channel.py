@@ -54,6 +54,13 @@ class CertificateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 _decode_request = msgspec.json.Decoder(CertificateRequest)
 
 
+class ChallengeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The challenge call takes no parameters: its body is empty or `{}` (contracts §1)."""
+
+
+_decode_challenge_request = msgspec.json.Decoder(ChallengeRequest)
+
+
 def _resources(state: State) -> Resources:
     resources: Resources = state.resources
     return resources
@@ -65,7 +72,12 @@ def _resources(state: State) -> Resources:
     tags=["app"],
     summary="A one-time challenge for the card to sign (valid 5 minutes, usable once)",
 )
-async def create_challenge(state: State) -> wire.ChallengeOut:
+async def create_challenge(state: State, body: RawBody) -> wire.ChallengeOut:
+    if body.strip():
+        try:
+            _decode_challenge_request.decode(body)
+        except msgspec.DecodeError:  # ValidationError included
+            raise Problem("MALFORMED_REQUEST", detail="the body must be empty or {}") from None
     resources = _resources(state)
     challenge = await resources.challenges.issue(now=resources.clock())
     return wire.ChallengeOut(

@@ -20,6 +20,8 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from certsvc.server import edge_options
+
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ)
     uvicorn.run(
@@ -32,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         lifespan="on",
+        **edge_options(settings.http_concurrency_limit),
     )
     return 0

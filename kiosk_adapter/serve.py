@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.channel import configure_logging, load_settings
+from certsvc.channel import configure_logging, edge_options, load_settings
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the
@@ -50,8 +50,6 @@ def create_app_from_env() -> Litestar:
 
 def run(args: argparse.Namespace) -> int:
     import uvicorn
-
-    from certsvc.server import edge_options
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)

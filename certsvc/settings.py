@@ -114,6 +114,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kiosk_session_key: bytes | None = None
     """Base64 of 32 bytes: AES-GCM key sealing kiosk session tokens. Secret; generated if unset."""
 
+    kiosk_center_max_rps: int = 50
+    """Kiosk requests per second from the Certificate Issuance Center, over every node."""
+    kiosk_session_max_steps: int = 20
+    """Calls naming one kiosk session over its life (preview retries, print retries...)."""
+
     rate_person_per_hour: int = 10
     """Issuances per person (My Number HMAC) per hour."""
     rate_client_per_minute: int = 60
@@ -234,6 +239,10 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
+    if settings.kiosk_center_max_rps < 1:
+        raise SettingsError("CERTSVC_KIOSK_CENTER_MAX_RPS must be at least 1")
+    if settings.kiosk_session_max_steps < 4:
+        raise SettingsError("CERTSVC_KIOSK_SESSION_MAX_STEPS must be at least 4 (one session)")
     if not 1 <= settings.http_concurrency_limit <= 100_000:
         raise SettingsError("CERTSVC_HTTP_CONCURRENCY_LIMIT must be between 1 and 100000")
     for port_field in ("port", "kiosk_port"):

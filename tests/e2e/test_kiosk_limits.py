@@ -5,8 +5,8 @@ limit, `application/json` only, no duplicate members."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import asyncpg

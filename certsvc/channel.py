@@ -18,6 +18,8 @@ re-implement no step of issuance. What a channel may use is listed here, in five
   `app.state`), `json_routes` (handlers behind the strict JSON body rules), `mtls_listener` (a
   listener that requires a client certificate), `ListenerSpec`, `free_port`, `edge_options`
   (what `uvicorn.run` needs for the listeners' HTTP limits), settings, logging and the clock.
+- **The API description**: `documented_openapi` (a listener's complete OpenAPI, with Swagger UI
+  and ReDoc from `docs_assets()`), `api_doc` (what a handler takes and refuses, in its `opt`).
 
 Everything else in certsvc is internal to the app listener and the command line.
 """
@@ -58,6 +60,7 @@ from certsvc.issuance import (
     void_certificate,
 )
 from certsvc.logs import configure_logging, mask_text
+from certsvc.openapi import api_doc, docs_assets, documented_openapi
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
 from certsvc.server import ListenerSpec, edge_options, free_port
@@ -92,11 +95,14 @@ __all__ = [
     "StaffVerifiedIdentity",
     "VerifiedPerson",
     "Voided",
+    "api_doc",
     "card_evidence",
     "channel_offered",
     "configure_logging",
     "create_channel_app",
     "decode_strict",
+    "docs_assets",
+    "documented_openapi",
     "edge_options",
     "free_port",
     "issue_certificates",

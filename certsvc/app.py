@@ -27,6 +27,7 @@ from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.http_protocol import DISCONNECTED_EXTENSION
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
+from certsvc.openapi import docs_assets, documented_openapi
 from certsvc.resources import ChannelResources, Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
 from certsvc.strict_body import StrictJsonBody
@@ -209,14 +210,18 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     `settings`. `clock` gives "now" to every step (tests move it)."""
     return create_channel_app(
         settings,
-        route_handlers=[*health.routes(), json_routes(settings, api.routes(settings.shc_issuer))],
+        route_handlers=[
+            *health.routes(),
+            json_routes(settings, api.routes(settings.shc_issuer)),
+            docs_assets(),
+        ],
         clock=clock,
         resources_type=Resources,
-        openapi_config=OpenAPIConfig(
-            title="certsvc",
-            version="1",
-            description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC).",
-            path="/schema",
+        openapi_config=documented_openapi(
+            title="certsvc: app and public API",
+            description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC): the "
+            "smartphone app channel, the public keys and municipalities, health. Every error is "
+            "application/problem+json with a stable `code` (see the README's error table).",
         ),
     )
 

@@ -25,6 +25,7 @@ from litestar.params import FromPath, RawBody
 
 from certsvc.channel import (
     JST,
+    REFUSALS,
     AuditEvent,
     CardProof,
     Channel,
@@ -42,10 +43,13 @@ from certsvc.channel import (
     Settings,
     VerifiedPerson,
     Voided,
+    api_doc,
     card_evidence,
     channel_offered,
     create_channel_app,
     decode_strict,
+    docs_assets,
+    documented_openapi,
     issue_certificates,
     json_routes,
     preview_issuance,
@@ -87,6 +91,16 @@ KIOSK_CODES: dict[str, CodeInfo] = {
         429, "This kiosk session has made too many calls; start a new session"
     ),
 }
+
+
+#: What every call can meet (the center's ceiling), and what a step of a session can meet.
+_CENTER = ("KIOSK_CENTER_RATE_LIMITED",)
+_SESSION_STEP = (
+    *_CENTER,
+    *KIOSK_CODES,
+    *(code.value for code in REFUSALS),
+    "BASE64_INVALID",
+)
 
 
 def kiosk_problem(code: str, **kwargs: Any) -> Problem:
@@ -216,7 +230,12 @@ def _no_store(body: Any, status: int) -> Response[Any]:
 # --- handlers ----------------------------------------------------------------------------------
 
 
-@get(f"{PREFIX}/municipalities", tags=["kiosk"], summary="Municipalities offering kiosk issuance")
+@get(
+    f"{PREFIX}/municipalities",
+    tags=["kiosk"],
+    summary="Municipalities offering kiosk issuance",
+    opt=api_doc(codes=_CENTER),
+)
 async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
@@ -239,7 +258,17 @@ async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOu
     return Response(body, headers={"Cache-Control": "no-cache"})
 
 
-@post(f"{PREFIX}/sessions", tags=["kiosk"], summary="Start a kiosk session: a nonce for the card")
+@post(
+    f"{PREFIX}/sessions",
+    tags=["kiosk"],
+    summary="Start a kiosk session: a nonce for the card",
+    description="The body is empty, `{}`, or names the municipality to check now.",
+    opt=api_doc(
+        request=wire.StartRequest,
+        request_optional=True,
+        codes=[*_CENTER, "KIOSK_NOT_OFFERED", "KIOSK_OUTSIDE_HOURS"],
+    ),
+)
 async def start_session(state: AppState, body: RawBody) -> Response[wire.SessionStarted]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
@@ -279,6 +308,7 @@ async def start_session(state: AppState, body: RawBody) -> Response[wire.Session
     status_code=200,
     tags=["kiosk"],
     summary="Verify the card; show what would be issued, whether abroad is possible, the fee",
+    opt=api_doc(request=wire.PreviewRequest, codes=_SESSION_STEP),
 )
 async def preview(
     session_id: FromPath[str], state: AppState, body: RawBody
@@ -396,6 +426,7 @@ async def _print_data(
     status_code=201,
     tags=["kiosk"],
     summary="Issue (fee collected): one PDF per copy; the same key again reprints the same bytes",
+    opt=api_doc(request=wire.ConfirmRequest, codes=_SESSION_STEP),
 )
 async def confirm(
     session_id: FromPath[str], state: AppState, body: RawBody
@@ -478,6 +509,7 @@ async def confirm(
     status_code=200,
     tags=["kiosk"],
     summary="Report the print: ok completes the session, failed voids the issuance (no fee)",
+    opt=api_doc(request=wire.PrintResultRequest, codes=_SESSION_STEP),
 )
 async def print_result(
     session_id: FromPath[str], state: AppState, body: RawBody
@@ -581,8 +613,23 @@ def create_kiosk_app(settings: Settings, *, clock: Clock = system_clock) -> Lite
         route_handlers=[
             json_routes(
                 settings, [list_municipalities, start_session, preview, confirm, print_result]
-            )
+            ),
+            docs_assets(),
         ],
+        openapi_config=documented_openapi(
+            title="certsvc kiosk adapter: protocol v1",
+            description="The VRS side of the link to the Certificate Issuance Center "
+            "(kiosk_adapter/PROTOCOL.md). Mutual TLS: the TLS layer requires the center's client "
+            "certificate. Every error is application/problem+json with a stable `code`.",
+            codes=KIOSK_CODES,
+            security_schemes={
+                "centerCertificate": {
+                    "type": "mutualTLS",
+                    "description": "A client certificate issued by CERTSVC_KIOSK_CLIENT_CA",
+                }
+            },
+            security=[{"centerCertificate": []}],
+        ),
         on_start=on_start,
         clock=clock,
         # The kiosk keeps the per-person limit; it has no client limiter or challenges.

@@ -223,3 +223,51 @@ async def test_a_client_that_hangs_up_is_logged_as_disconnected(
     assert record.status == 499  # type: ignore[attr-defined]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     del reader
+
+
+async def test_an_answer_the_client_did_not_wait_for_is_logged_as_disconnected(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The whole request arrives, the client hangs up, then the handler answers: uvicorn drops
+    # the answer silently; the access log says what happened instead of "200".
+    import uvicorn
+    from litestar import get
+
+    from certsvc.app import CertsvcApp
+
+    release = asyncio.Event()
+
+    @get("/slow")
+    async def slow() -> dict[str, str]:
+        await release.wait()
+        return {"status": "ok"}
+
+    app = CertsvcApp(route_handlers=[slow], logging_config=None)
+    port = free_port()
+    server = uvicorn.Server(
+        _config(ListenerSpec(app, host="127.0.0.1", port=port, name="t"), "ERROR")
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    caplog.set_level(logging.INFO, logger="certsvc.access")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        while not server.server_state.tasks:  # the request is in the handler
+            await asyncio.sleep(0.01)
+        writer.close()
+        while server.server_state.connections:  # the server saw the hang-up
+            await asyncio.sleep(0.01)
+        release.set()
+        while server.server_state.tasks:
+            await asyncio.sleep(0.01)
+        (record,) = [r for r in caplog.records if r.name == "certsvc.access"]
+        assert record.getMessage() == "client disconnected"
+        assert record.status == 499  # type: ignore[attr-defined]
+        assert record.answer_status == 200  # type: ignore[attr-defined]
+        del reader
+    finally:
+        server.should_exit = True
+        await serving

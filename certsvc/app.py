@@ -22,7 +22,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Message, Receive, ReceiveMessage, Scope, Send
 
-from certsvc import api, health
+from certsvc import api, health, metrics
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.http_protocol import DISCONNECTED_EXTENSION
@@ -110,10 +110,16 @@ class CertsvcApp(Litestar):
         try:
             await super().__call__(scope, receive_wrapper, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - started
             # The server tells (certsvc.http_protocol) whether the answer reached the socket.
             extensions: dict[str, Any] = scope.get("extensions") or {}
             disconnected = extensions.get(DISCONNECTED_EXTENSION)
-            if hung_up or (disconnected is not None and disconnected()):
+            gone = hung_up or (disconnected is not None and disconnected())
+            metrics.observe_request(scope=scope, status=499 if gone else status, seconds=elapsed)
+            resources = getattr(self.state, "resources", None)
+            if resources is not None:
+                metrics.observe_pool(resources.pool)
+            if gone:
                 _access.info(
                     "client disconnected",
                     extra={
@@ -121,7 +127,7 @@ class CertsvcApp(Litestar):
                         "path": scope.get("path"),
                         "status": 499,
                         "answer_status": status if answered else None,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(elapsed * 1000, 2),
                     },
                 )
             else:
@@ -131,7 +137,7 @@ class CertsvcApp(Litestar):
                         "method": scope.get("method"),
                         "path": scope.get("path"),
                         "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
+                        "ms": round(elapsed * 1000, 2),
                     },
                 )
             reset_request_id(token)

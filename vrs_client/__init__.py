@@ -18,6 +18,9 @@ from vrs_client._checks import (
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._import import (
+    ENCODINGS,
+    PERSON_COLUMNS,
+    VACCINATION_COLUMNS,
     ImportResult,
     ImportSummary,
     Rejection,
@@ -60,7 +63,10 @@ from vrs_client._types import (
 )
 
 __all__ = [
+    "ENCODINGS",
     "EXPORT_COLUMNS",
+    "PERSON_COLUMNS",
+    "VACCINATION_COLUMNS",
     "AuditChainProblem",
     "AuditChainReport",
     "AuditEvent",

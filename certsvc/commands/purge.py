@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import connect_database, store_failure
 from certsvc.settings import load_settings
 from vrs_client import PurgeSummary, VrsError, purge
 
@@ -27,7 +25,7 @@ async def _purge() -> PurgeSummary:
     settings = load_settings(os.environ, mode="production", required={"database_url"})
     if settings.database_url is None:
         raise RuntimeError("load_settings returned without a required setting")
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect_database(settings.database_url)
     try:
         return await purge(
             conn,
@@ -43,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         s = asyncio.run(_purge())
     except VrsError as exc:
-        print(f"certsvc purge: {exc.code.value}", file=sys.stderr)
-        return 1
+        raise store_failure(exc) from None
     print(
         f"purged: {s.vaccinations} vaccinations, {s.issuances} issuances, "
         f"{s.audit_events} audit events, {s.persons} persons, {s.revocations} CRL entries"

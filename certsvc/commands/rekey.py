@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import CommandFailed, Exit, connect_database, store_failure
 from certsvc.settings import load_settings
 from vrs_client import VrsError, rotate_master_key
 
@@ -34,20 +33,37 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read_new_key(path: Path | None) -> bytes | None:
-    raw = path.read_text(encoding="ascii") if path is not None else sys.stdin.read()
+def _read_new_key(path: Path | None) -> bytes:
+    """The new key, or `CommandFailed` naming the file and what is wrong with it."""
+    source = str(path) if path is not None else "standard input"
+    try:
+        raw = path.read_bytes() if path is not None else sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise CommandFailed(f"--new-key-file {path}: no such file", Exit.FILE) from None
+    except IsADirectoryError:
+        raise CommandFailed(
+            f"--new-key-file {path} is a directory; give the key file", Exit.FILE
+        ) from None
+    except OSError as exc:
+        raise CommandFailed(f"--new-key-file {path}: {exc.strerror}", Exit.FILE) from None
     try:
         key = base64.b64decode(raw.strip(), validate=True)
     except (binascii.Error, ValueError):
-        return None
-    return key if len(key) == 32 else None
+        key = b""
+    if len(key) != 32:
+        raise CommandFailed(
+            f"{source} does not hold a new master key: it must be base64 of 32 random bytes "
+            "(make one with: head -c 32 /dev/urandom | base64)",
+            Exit.USAGE,
+        )
+    return key
 
 
 async def _rotate(new_key: bytes) -> int:
     settings = load_settings(os.environ, mode="production", required={"database_url", "master_key"})
     if settings.database_url is None or settings.master_key is None:
         raise RuntimeError("load_settings returned without a required setting")
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect_database(settings.database_url)
     try:
         return await rotate_master_key(
             conn, old_master_key=settings.master_key, new_master_key=new_key, now=datetime.now(UTC)
@@ -58,13 +74,9 @@ async def _rotate(new_key: bytes) -> int:
 
 def run(args: argparse.Namespace) -> int:
     new_key = _read_new_key(args.new_key_file)
-    if new_key is None:
-        print("certsvc rotate-master-key: the new key must be base64 of 32 bytes", file=sys.stderr)
-        return 2
     try:
         count = asyncio.run(_rotate(new_key))
     except VrsError as exc:
-        print(f"certsvc rotate-master-key: {exc.code.value}", file=sys.stderr)
-        return 1
+        raise store_failure(exc) from None
     print(f"re-wrapped {count} data keys; now set CERTSVC_MASTER_KEY to the new key")
     return 0

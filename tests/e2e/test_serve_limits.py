@@ -54,6 +54,7 @@ def test_serve_with_workers_applies_the_http_limits(
         "CERTSVC_SHC_ISSUER": "https://vc.example.jp/issuer",
         "CERTSVC_TERMS_VERSION": "2026-04-01",
         "CERTSVC_PORT": str(port),
+        "CERTSVC_OPS_PORT": str(free_port()),
         "CERTSVC_WORKERS": "2",
         "CERTSVC_LOG_LEVEL": "WARNING",
     }
@@ -93,6 +94,8 @@ def test_serve_with_workers_applies_the_http_limits(
 def test_serve_kiosk_passes_the_protocol_and_the_limit_to_uvicorn(
     tmp_path: Path,
     world: World,
+    db_url: str,
+    redis_url: str,
     master_key: bytes,
     lookup_key: bytes,
     monkeypatch: pytest.MonkeyPatch,
@@ -103,8 +106,10 @@ def test_serve_kiosk_passes_the_protocol_and_the_limit_to_uvicorn(
 
     tls = create_demo_tls(tmp_path / "kiosk")
     for name, value in {
-        "CERTSVC_DATABASE_URL": "postgresql://localhost/x",
-        "CERTSVC_REDIS_URL": "redis://localhost",
+        "CERTSVC_DATABASE_URL": db_url,
+        "CERTSVC_REDIS_URL": redis_url,
+        "CERTSVC_KIOSK_PORT": str(free_port()),
+        "CERTSVC_OPS_PORT": str(free_port()),
         "CERTSVC_MASTER_KEY": base64.b64encode(master_key).decode(),
         "CERTSVC_LOOKUP_KEY": base64.b64encode(lookup_key).decode(),
         "CERTSVC_JLIS_TRUST_FILE": str(world.trust_file),

@@ -32,6 +32,7 @@ _COMMAND_MODULES = (
     "export",
     "audit",
     "rekey",
+    "staff",
     "app_client",
     "kiosk_sim",
 )

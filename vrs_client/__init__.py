@@ -8,7 +8,14 @@ Every table holding personal data is partitioned per municipality by row-level s
 municipality (wrapped by the master key); My Number is looked up by its HMAC under the lookup key.
 """
 
-from vrs_client._audit import canonical_audit_row, chain_audit_events, verify_audit_chain
+from vrs_client._audit import (
+    AUDIT_PAGE_MAX,
+    canonical_audit_row,
+    chain_audit_events,
+    list_audit_events,
+    record_audit_event,
+    verify_audit_chain,
+)
 from vrs_client._checks import (
     is_valid_municipality_code,
     is_valid_my_number,
@@ -42,6 +49,7 @@ from vrs_client._store import (
 from vrs_client._types import (
     AuditChainProblem,
     AuditChainReport,
+    AuditEntry,
     AuditEvent,
     Channel,
     DeleteOutcome,
@@ -63,12 +71,14 @@ from vrs_client._types import (
 )
 
 __all__ = [
+    "AUDIT_PAGE_MAX",
     "ENCODINGS",
     "EXPORT_COLUMNS",
     "PERSON_COLUMNS",
     "VACCINATION_COLUMNS",
     "AuditChainProblem",
     "AuditChainReport",
+    "AuditEntry",
     "AuditEvent",
     "Channel",
     "DeleteOutcome",
@@ -107,12 +117,14 @@ __all__ = [
     "import_files",
     "is_valid_municipality_code",
     "is_valid_my_number",
+    "list_audit_events",
     "list_migrations",
     "list_municipalities",
     "list_revoked_rids",
     "municipality_check_digit",
     "my_number_check_digit",
     "purge",
+    "record_audit_event",
     "rotate_master_key",
     "scoped_transaction",
     "verify_audit_chain",

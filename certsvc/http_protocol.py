@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import weakref
 from typing import Any
 
 import msgspec
@@ -87,6 +88,11 @@ async def _busy(scope: Any, receive: Any, send: Any) -> None:
     headers.append((b"retry-after", str(BUSY_RETRY_AFTER_S).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def _disconnected(ref: weakref.ReferenceType[Any]) -> bool:
+    cycle = ref()
+    return cycle is not None and bool(cycle.disconnected)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -215,7 +221,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.scope is self.scope:
             extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
             if extensions is not None:
-                extensions[DISCONNECTED_EXTENSION] = lambda: cycle.disconnected
+                # A weak reference: the scope belongs to the cycle, and a strong one would make
+                # every request a reference cycle, left to the garbage collector (tail latency).
+                ref = weakref.ref(cycle)
+                extensions[DISCONNECTED_EXTENSION] = lambda: _disconnected(ref)
 
     def on_body(self, body: bytes) -> None:
         if self._refused:

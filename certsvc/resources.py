@@ -52,7 +52,12 @@ class ChannelResources:
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
         self.lookup_key = settings.lookup_key
-        self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=self.lookup_key)
+        self.store = VrsStore(
+            pool,
+            master_key=settings.master_key,
+            lookup_key=self.lookup_key,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
+        )
         self.keys = signing.FileKeyStore(settings.key_dir)
         self.keys.load()
         self.trust = signing.load_trust_store(

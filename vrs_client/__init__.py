@@ -23,7 +23,7 @@ from vrs_client._checks import (
     my_number_check_digit,
 )
 from vrs_client._crypto import FieldCipher, KeyRing
-from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._errors import VrsError, VrsErrorCode, is_store_unavailable
 from vrs_client._import import (
     ENCODINGS,
     PERSON_COLUMNS,
@@ -115,6 +115,7 @@ __all__ = [
     "export_csv",
     "get_municipality",
     "import_files",
+    "is_store_unavailable",
     "is_valid_municipality_code",
     "is_valid_my_number",
     "list_audit_events",

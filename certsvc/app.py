@@ -23,6 +23,7 @@ from litestar.types import Message, Receive, Scope, Send
 from certsvc import api, health
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import exception_handlers
+from certsvc.key_refresh import key_refresher
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
 from certsvc.resources import Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
@@ -115,7 +116,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
         try:
             resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
             app.state.resources = resources
-            async with audit_chainer(resources.store):
+            async with (
+                audit_chainer(resources.store),
+                key_refresher(resources.keys, interval=settings.key_refresh_seconds),
+            ):
                 yield
         finally:
             await redis.aclose()

@@ -49,7 +49,12 @@ class Resources:
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
         lookup_key = settings.lookup_key
-        self.store = VrsStore(pool, master_key=settings.master_key, lookup_key=lookup_key)
+        self.store = VrsStore(
+            pool,
+            master_key=settings.master_key,
+            lookup_key=lookup_key,
+            previous_master_key=settings.master_key_previous,
+        )
         self.keys = signing.FileKeyStore(settings.key_dir)
         self.keys.load()
         self.trust = signing.load_trust_store(

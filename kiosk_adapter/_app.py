@@ -33,6 +33,7 @@ from certsvc.api.refusals import refusal_problem
 from certsvc.api.wire import card_evidence
 from certsvc.app import CertsvcApp, open_pool, open_redis
 from certsvc.errors import CodeInfo, Problem, exception_handlers, register_codes
+from certsvc.key_refresh import key_refresher
 from certsvc.issuance import (
     JST,
     CardProof,
@@ -548,7 +549,8 @@ def create_kiosk_app(settings: Settings, *, clock: Clock = system_clock) -> Lite
             app.state.kiosk = KioskContext(
                 resources, session_key=session_key, center_name=settings.kiosk_center_name
             )
-            yield
+            async with key_refresher(resources.keys, interval=settings.key_refresh_seconds):
+                yield
         finally:
             await redis.aclose()
             await pool.close()

@@ -16,6 +16,7 @@ import msgspec
 
 from vrs_client._checks import is_valid_municipality_code
 from vrs_client._conn import Conn, fetch_one
+from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._keys import enter_scope, get_data_key
@@ -34,6 +35,7 @@ from vrs_client._types import (
     Product,
     RevokedRid,
     RevokeOutcome,
+    ShcCrlState,
     Vaccination,
     VoidOutcome,
 )
@@ -235,8 +237,9 @@ WITH deleted AS (DELETE FROM persons WHERE address_number = $1 RETURNING 1)
 SELECT count(*) FROM deleted
 """
 _q_record_audit_event = """
-INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
+                          detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
 
@@ -432,16 +435,25 @@ class VrsTransaction:
     async def record_audit_event(self, event: AuditEvent) -> None:
         """Append an unchained audit event (the chainer links it later)."""
         await self.connection.execute(
-            _q_record_audit_event, *_audit_args(self.municipality_code, event)
+            _q_record_audit_event, *_audit_args(self.municipality_code, event), event.detail
         )
 
 
 class VrsStore:
     """The VRS store over an asyncpg pool (see the package docstring)."""
 
-    def __init__(self, pool: asyncpg.Pool, *, master_key: bytes, lookup_key: bytes) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        master_key: bytes,
+        lookup_key: bytes,
+        previous_master_key: bytes | None = None,
+    ) -> None:
         self._pool = pool
-        self.keys = KeyRing(master_key=master_key, lookup_key=lookup_key)
+        self.keys = KeyRing(
+            master_key=master_key, lookup_key=lookup_key, previous_master_key=previous_master_key
+        )
 
     async def list_municipalities(self) -> list[Municipality]:
         """Every municipality served (public reference data)."""
@@ -460,6 +472,18 @@ class VrsStore:
         with translate_driver_errors():
             async with self._pool.acquire() as conn:
                 return await list_revoked_rids(conn, kid=kid)
+
+    async def shc_crl(self, kid: str) -> ShcCrlState:
+        """The revocation list of one SHC key, as every node serves it (see `_crl`)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                return await get_shc_crl(conn, kid=kid)
+
+    async def crl_versions(self, kids: Sequence[str]) -> dict[str, int]:
+        """The `ctr` of each key's revocation list (1 when it never changed)."""
+        with translate_driver_errors():
+            async with self._pool.acquire() as conn:
+                return await list_crl_versions(conn, kids=kids)
 
     @contextlib.asynccontextmanager
     async def scoped(self, municipality_code: str) -> AsyncIterator[VrsTransaction]:

@@ -142,6 +142,9 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str
     address_number: str | None = None
     reason: str | None = None
+    detail: str | None = None
+    """What an admin action touched: `key=value` items separated by spaces (counts, a key id, a
+    certificate id); never personal data."""
 
 
 class RevokedRid(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,6 +207,22 @@ class PurgeSummary(msgspec.Struct, frozen=True, kw_only=True):
     audit_events: int
     persons: int
     revocations: int
+    dry_run: bool = False
+    """Nothing was deleted: the counts say what a purge now would delete."""
+    persons_keeping_records: int = 0
+    """Persons who lose doses but stay on record: a certificate made for them after the purge
+    no longer shows those doses."""
+    live_certificates_affected: int = 0
+    """Issued (not voided, not revoked) certificates that show a purged dose: their reprint is
+    refused afterwards (the record changed)."""
+
+
+class ShcCrlState(msgspec.Struct, frozen=True, kw_only=True):
+    """One SHC key's revocation list as the database holds it (SHC: ctr starts at 1)."""
+
+    kid: str
+    ctr: int
+    rids: list[str]
 
 
 class MunicipalitySeed(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,6 +23,7 @@ _COMMAND_MODULES = (
     "purge",
     "export",
     "audit",
+    "revoke",
     "rekey",
     "app_client",
     "kiosk_sim",

@@ -22,9 +22,7 @@ Mode = Literal["production", "demo", "test"]
 ENV_PREFIX = "CERTSVC_"
 
 #: Names of fields that hold secrets: masked in repr, required in production.
-SECRET_FIELDS = frozenset(
-    {"master_key", "master_key_previous", "lookup_key", "kiosk_session_key"}
-)
+SECRET_FIELDS = frozenset({"master_key", "master_key_previous", "lookup_key", "kiosk_session_key"})
 #: Fields `serve` requires (no embedded stores, no generated keys in production).
 REQUIRED_IN_PRODUCTION = frozenset(
     {

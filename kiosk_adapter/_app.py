@@ -33,7 +33,6 @@ from certsvc.api.refusals import refusal_problem
 from certsvc.api.wire import card_evidence
 from certsvc.app import CertsvcApp, open_pool, open_redis
 from certsvc.errors import CodeInfo, Problem, exception_handlers, register_codes
-from certsvc.key_refresh import key_refresher
 from certsvc.issuance import (
     JST,
     CardProof,
@@ -48,6 +47,7 @@ from certsvc.issuance import (
     preview_issuance,
     reprint_certificate,
 )
+from certsvc.key_refresh import key_refresher
 from certsvc.logs import mask_text
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import Clock, Resources, system_clock

@@ -8,13 +8,22 @@ Every table holding personal data is partitioned per municipality by row-level s
 municipality (wrapped by the master key); My Number is looked up by its HMAC under the lookup key.
 """
 
-from vrs_client._audit import canonical_audit_row, chain_audit_events, verify_audit_chain
+from vrs_client._audit import (
+    SERVICE_CHAIN,
+    canonical_audit_row,
+    chain_audit_events,
+    chain_service_audit_events,
+    record_service_audit_event,
+    verify_audit_chain,
+    verify_service_audit_chain,
+)
 from vrs_client._checks import (
     is_valid_municipality_code,
     is_valid_my_number,
     municipality_check_digit,
     my_number_check_digit,
 )
+from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._import import (
@@ -55,12 +64,14 @@ from vrs_client._types import (
     PurgeSummary,
     RevokedRid,
     RevokeOutcome,
+    ShcCrlState,
     Vaccination,
     VoidOutcome,
 )
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "SERVICE_CHAIN",
     "AuditChainProblem",
     "AuditChainReport",
     "AuditEvent",
@@ -86,6 +97,7 @@ __all__ = [
     "Rejection",
     "RevokeOutcome",
     "RevokedRid",
+    "ShcCrlState",
     "Vaccination",
     "VoidOutcome",
     "VrsError",
@@ -95,20 +107,25 @@ __all__ = [
     "apply_migrations",
     "canonical_audit_row",
     "chain_audit_events",
+    "chain_service_audit_events",
     "enter_scope",
     "export_csv",
     "get_municipality",
+    "get_shc_crl",
     "import_files",
     "is_valid_municipality_code",
     "is_valid_my_number",
+    "list_crl_versions",
     "list_migrations",
     "list_municipalities",
     "list_revoked_rids",
     "municipality_check_digit",
     "my_number_check_digit",
     "purge",
+    "record_service_audit_event",
     "rotate_master_key",
     "scoped_transaction",
     "verify_audit_chain",
+    "verify_service_audit_chain",
     "write_rejections",
 ]

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Response, get, route
-from litestar.enums import HttpMethod
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 

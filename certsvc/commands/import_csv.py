@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from vrs_client import ImportResult, KeyRing, VrsError, import_files
 
@@ -28,6 +29,7 @@ def register(sub: Any) -> None:
         "--strict", action="store_true", help="apply nothing if any row is rejected"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_operator_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -35,7 +37,11 @@ async def _import(args: argparse.Namespace) -> ImportResult:
     settings = load_settings(os.environ, mode="production", required=_REQUIRED)
     if settings.database_url is None or settings.master_key is None or settings.lookup_key is None:
         raise RuntimeError("load_settings returned without a required setting")
-    keys = KeyRing(master_key=settings.master_key, lookup_key=settings.lookup_key)
+    keys = KeyRing(
+        master_key=settings.master_key,
+        lookup_key=settings.lookup_key,
+        previous_master_key=settings.master_key_previous,
+    )
     conn = await asyncpg.connect(settings.database_url)
     try:
         return await import_files(
@@ -46,6 +52,7 @@ async def _import(args: argparse.Namespace) -> ImportResult:
             strict=args.strict,
             now=datetime.now(UTC),
             progress=not args.no_progress,
+            actor=operator_actor(args),
         )
     finally:
         await conn.close()

@@ -6,20 +6,26 @@
     certsvc keys export-csca                     the CSCA certificate as PEM on stdout
 
 Uses `CERTSVC_KEY_DIR`; `CERTSVC_SHC_ISSUER` only to print where the JWKS will be served.
+`rotate` also needs `CERTSVC_DATABASE_URL`: the service-wide audit chain records who rotated
+which key. Running processes pick the new key up within `CERTSVC_KEY_REFRESH_SECONDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from cryptography import x509
 
+from certsvc.commands._operator import add_operator_argument, operator_actor, record_service_event
 from certsvc.settings import load_settings
 from signing import FileKeyStore, SigningError
+from vrs_client import AuditEvent, VrsError
 
 
 def register(sub: Any) -> None:
@@ -31,13 +37,16 @@ def register(sub: Any) -> None:
     rotate = actions.add_parser("rotate", help="Add a new signing key (old public keys stay).")
     rotate.add_argument("--shc", action="store_true", help="a new SMART Health Card key")
     rotate.add_argument("--barcode-signer", action="store_true", help="a new VDS-NC barcode signer")
+    add_operator_argument(rotate)
     actions.add_parser("list", help="List the public keys and certificates.")
     actions.add_parser("export-csca", help="Write the VDS-NC CSCA certificate (PEM) to stdout.")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = load_settings(os.environ, mode="production", required={"key_dir"})
+    rotating = args.keys_action == "rotate"
+    required = {"key_dir", "database_url"} if rotating else {"key_dir"}
+    settings = load_settings(os.environ, mode="production", required=required)
     if settings.key_dir is None:  # load_settings enforced it; keeps mypy honest
         return 2
     store = FileKeyStore(settings.key_dir)
@@ -47,18 +56,59 @@ def run(args: argparse.Namespace) -> int:
             store.create(now=now)
             print(f"created keys in {settings.key_dir}")
             _list(store, settings.shc_issuer)
-        elif args.keys_action == "rotate":
-            if args.shc or not args.barcode_signer:
-                print(f"new SHC key: {store.rotate_shc(now=now)}")
-            if args.barcode_signer:
-                cert = store.rotate_barcode_signer(now=now)
-                print(f"new barcode signer: serial {cert.serial_number:x}")
+        elif rotating and settings.database_url is not None:
+            return _rotate(args, store, settings.database_url, now=now)
         elif args.keys_action == "list":
             _list(store, settings.shc_issuer)
         elif args.keys_action == "export-csca":
             sys.stdout.write(store.csca_certificate_pem().decode("ascii"))
     except SigningError as exc:
         print(f"certsvc keys: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _rotate(
+    args: argparse.Namespace, store: FileKeyStore, database_url: str, *, now: datetime
+) -> int:
+    """Rotate, then record it in the service-wide audit chain. The keys are written first: a
+    rotation must not wait on the database, but one that could not be recorded says so (exit 1)."""
+    actor = operator_actor(args)
+    events = []
+    store.load()
+    if args.shc or not args.barcode_signer:
+        kid = store.rotate_shc(now=now)
+        print(f"new SHC key: {kid} (signs from now on; the old keys stay in the JWKS)")
+        events.append(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="keys.rotate.shc",
+                outcome="rotated",
+                detail=f"kid={kid}",
+            )
+        )
+    if args.barcode_signer:
+        cert = store.rotate_barcode_signer(now=now)
+        print(f"new barcode signer: serial {cert.serial_number:x}")
+        events.append(
+            AuditEvent(
+                at=now,
+                actor=actor,
+                action="keys.rotate.barcode_signer",
+                outcome="rotated",
+                detail=f"serial={cert.serial_number:x}",
+            )
+        )
+    try:
+        for event in events:
+            asyncio.run(record_service_event(database_url, event))
+    except (VrsError, OSError, asyncpg.PostgresError) as exc:
+        code = exc.code.value if isinstance(exc, VrsError) else "VRS_STORE_UNAVAILABLE"
+        print(
+            f"certsvc keys: {code}: the rotation is done but is not in the audit chain",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -75,6 +125,18 @@ def _list(store: FileKeyStore, issuer: str | None) -> None:
     csca = x509.load_pem_x509_certificate(store.csca_certificate_pem())
     print(f"VDS-NC CSCA: {csca.subject.rfc4514_string()}  serial {csca.serial_number:x}")
     print(f"  valid {csca.not_valid_before_utc:%Y-%m-%d} .. {csca.not_valid_after_utc:%Y-%m-%d}")
-    bsc = x509.load_der_x509_certificate(store.barcode_signer().certificate_der)
-    print(f"VDS-NC barcode signer: {bsc.subject.rfc4514_string()}  serial {bsc.serial_number:x}")
-    print(f"  valid {bsc.not_valid_before_utc:%Y-%m-%d} .. {bsc.not_valid_after_utc:%Y-%m-%d}")
+    current_bsc = x509.load_der_x509_certificate(store.barcode_signer().certificate_der)
+    print("VDS-NC barcode signers (the certificate is in each seal; verifiers need the CSCA):")
+    for bsc in store.barcode_signer_certificates():
+        mark = "  signing" if bsc.serial_number == current_bsc.serial_number else ""
+        print(f"  {bsc.subject.rfc4514_string()}  serial {bsc.serial_number:x}{mark}")
+        print(
+            f"    valid {bsc.not_valid_before_utc:%Y-%m-%d} .. {bsc.not_valid_after_utc:%Y-%m-%d}"
+        )
+        try:
+            usage = bsc.extensions.get_extension_for_class(x509.PrivateKeyUsagePeriod).value
+        except x509.ExtensionNotFound:
+            continue
+        if usage.not_after is not None:
+            # ICAO VDS-NC: the signer's private key is used for about 3 months, then rotated.
+            print(f"    private key usable until {usage.not_after:%Y-%m-%d} (rotate before)")

@@ -83,7 +83,7 @@ def test_crl_persisted(tmp_path: Path) -> None:
 
 def test_refresh_picks_up_a_rotation_by_another_process(tmp_path: Path) -> None:
     running = make_store(tmp_path)
-    old_kid, old_bsc = running.shc_signer().kid, running.barcode_signer().kid
+    old_kid, old_bsc = running.shc_signer().kid, running.barcode_signer().certificate_der
     assert running.refresh() is False  # nothing changed: no reload
     operator = FileKeyStore(tmp_path / "keys")
     new_kid = operator.rotate_shc(now=NOW)
@@ -91,7 +91,7 @@ def test_refresh_picks_up_a_rotation_by_another_process(tmp_path: Path) -> None:
     assert running.shc_signer().kid == old_kid  # not before the refresh
     assert running.refresh() is True
     assert running.shc_signer().kid == new_kid != old_kid
-    assert running.barcode_signer().kid != old_bsc
+    assert running.barcode_signer().certificate_der != old_bsc
     assert [k["kid"] for k in running.public_keys()] == [old_kid, new_kid]
     assert all("crlVersion" not in k and "d" not in k for k in running.public_keys())
     assert len(running.barcode_signer_certificates()) == 2

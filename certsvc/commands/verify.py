@@ -1,17 +1,20 @@
 """`certsvc verify`: Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file.
 
-    certsvc verify FILE... [--jwks FILE] [--crl FILE] [--csca FILE] [--csca-crl FILE]
+    certsvc verify FILE... [--jwks FILE] [--crl FILE_OR_URL]... [--csca FILE] [--csca-crl FILE]
 
 Keys: `--jwks` (SHC) and `--csca` (VDS-NC) when given, otherwise the local key directory
 (`CERTSVC_KEY_DIR`). Exit status (contracts §5): 0 every item valid; 1 a signature does not verify
-or the key is unknown; 2 signatures verify but something breaks the spec (each listed); 3 an input
-could not be read.
+or the key is unknown, or the certificate is revoked (its `rid` is on the `--crl` of its key:
+SHC_REVOKED); 2 signatures verify but something breaks the spec (each listed); 3 an input could
+not be read. `--crl` takes a file or an http(s) URL (`<iss>/.well-known/crl/<kid>.json`), once per
+key; without it revocation is not checked.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,13 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument("--jwks", type=Path, help="JWKS of the SHC issuer (default: local keys)")
-    parser.add_argument("--crl", type=Path, help="SHC CRL JSON ({kid, method, ctr, rids})")
+    parser.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE_OR_URL",
+        help="SHC CRL JSON ({kid, method, ctr, rids}), a file or an http(s) URL; once per key",
+    )
     parser.add_argument("--csca", type=Path, help="VDS-NC CSCA certificate, PEM")
     parser.add_argument("--csca-crl", type=Path, help="the CSCA's CRL (PEM or DER)")
     parser.set_defaults(run=run)
@@ -53,6 +62,7 @@ class _Keys:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._store: FileKeyStore | None = None
+        self._crls: dict[str, Any] | None = None
 
     def _local(self) -> FileKeyStore:
         if self._store is None:
@@ -71,9 +81,15 @@ class _Keys:
         return self._local().jwks()
 
     def crls(self) -> dict[str, Any] | None:
-        if self.args.crl is not None:
-            crl = msgspec.json.decode(self.args.crl.read_bytes())
-            return {crl["kid"]: crl} if isinstance(crl, dict) and "kid" in crl else None
+        if self.args.crl:
+            if self._crls is None:
+                self._crls = {}
+                for source in self.args.crl:
+                    crl = msgspec.json.decode(_read_source(source))
+                    if not isinstance(crl, dict) or not isinstance(crl.get("kid"), str):
+                        raise VerifyError("VERIFY_BAD_CRL", f"{source} is not an SHC CRL")
+                    self._crls[crl["kid"]] = crl
+            return self._crls
         if self.args.jwks is not None:
             return None
         store = self._local()
@@ -90,6 +106,15 @@ class _Keys:
             return self.args.csca.read_bytes(), crl
         store = self._local()
         return store.csca_certificate_pem(), store.csca_crl_pem()
+
+
+def _read_source(source: str) -> bytes:
+    """The bytes of a file, or of an http(s) URL (a verifier fetching the issuer's CRL)."""
+    if source.startswith(("https://", "http://")):
+        with urllib.request.urlopen(source, timeout=10) as response:  # noqa: S310 — http(s) only
+            body: bytes = response.read(1 << 20)
+            return body
+    return Path(source).read_bytes()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,9 +2,9 @@
 --
 -- (1) The `ctr` of every SHC revocation list lives here, so that every node serves the same CRL
 --     and the same `crlVersion`, and a public GET writes nothing. A key without a row has never
---     changed its list: ctr 1, no rids (SHC: ctr starts at 1). Each statement that adds or
---     removes entries of a key's list bumps its ctr by one, in the same transaction as the change
---     (a revocation through the issuance trigger, a purge of old entries).
+--     changed its list: ctr 1, no rids (SHC: ctr starts at 1). Each revocation (one insert by
+--     the issuance trigger) and each purge of old entries (one delete statement) bumps the ctr
+--     of the keys it touches by one, in the same transaction as the change.
 -- (2) Audit rows may say what an admin action touched (`detail`: counts, a key id, never personal
 --     data), and actions of no municipality (key and master-key rotation) go to a service-wide
 --     chain with the same hash-chain rules as the per-municipality ones.
@@ -16,8 +16,8 @@ CREATE TABLE shc_crls (
     changed_at         timestamptz NOT NULL
 );
 
--- Statement-level: a bulk revocation (an import correcting many records) is one change of each
--- key's list. Concurrent changes of one key queue on its row: ctr never goes down or repeats.
+-- Statement-level, so that a purge deleting many entries is one change. Concurrent changes of
+-- one key queue on its row: ctr never goes down or repeats, and a rolled-back change leaves it.
 CREATE FUNCTION revocations_bump_crl() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

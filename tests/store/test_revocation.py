@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from certsvc.issuance import Refused, RefusalCode
+from certsvc.issuance import RefusalCode, Refused
 from certsvc.revocation import (
     CertificateStatus,
     RevocationReason,
@@ -163,9 +163,13 @@ async def test_crl_ctr_counts_statements_and_never_goes_down(
         await conn.execute("DELETE FROM revocations WHERE certificate_id <> 'BBBBBBBBBBBB'")
     crl = await store.shc_crl("kid-1")
     assert (crl.ctr, crl.rids) == (4, ["ridBBBBBBBBBBBB"])
+
     # A rolled-back revocation leaves no trace in the counter.
-    with pytest.raises(RuntimeError):
+    async def revoke_then_fail() -> None:
         async with store.scoped(AMAGASAKI) as tx:
             await tx.revoke_issuance("CCCCCCCCCCCC", "superseded", NOW)
             raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        await revoke_then_fail()
     assert (await store.shc_crl("kid-1")).ctr == 4

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -18,14 +18,14 @@ import redis.asyncio as redis_asyncio
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 
 from certsvc import api, health
 from certsvc.audit_chainer import audit_chainer
-from certsvc.errors import exception_handlers
+from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.key_refresh import key_refresher
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
-from certsvc.resources import Clock, Resources, system_clock
+from certsvc.resources import ChannelResources, Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
 
 _access = logging.getLogger("certsvc.access")
@@ -105,17 +105,46 @@ class CertsvcApp(Litestar):
             reset_request_id(token)
 
 
-def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
-    """The HTTP application of the main listener (app channel, public endpoints, health) for
-    `settings`. `clock` gives "now" to every step (tests move it)."""
+#: What a channel does once its resources exist: put its own context in `app.state`.
+OnStart = Callable[[ChannelResources, Litestar], None]
+
+
+def create_channel_app(
+    settings: Settings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler],
+    on_start: OnStart | None = None,
+    clock: Clock = system_clock,
+    person_limit: bool = True,
+    openapi_config: OpenAPIConfig | None = None,
+    codes: Mapping[str, CodeInfo] | None = None,
+    resources_type: type[ChannelResources] = ChannelResources,
+) -> Litestar:
+    """An HTTP application of one channel's listener for `settings`.
+
+    Its lifespan opens the PostgreSQL pool and the Redis client, builds `resources_type` (the
+    issuance services, with the per-person limiter when `person_limit`), publishes it as
+    `app.state.resources`, calls `on_start(resources, app)` and runs the audit chainer; on
+    shutdown it closes both clients. Every answer gets a request id, problem+json errors and
+    `no-store` unless it sets its own `Cache-Control`. `codes` are the channel's own error
+    codes: a code that means something else in certsvc's catalogue is refused here, at build
+    time. `clock` gives "now" to every step (tests move it)."""
+    for code, info in (codes or {}).items():
+        known = CATALOGUE.get(code)
+        if known is not None and known != info:
+            raise ValueError(f"error code {code} already means something else")
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(settings)
         redis = open_redis(settings)
         try:
-            resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
+            resources = resources_type(
+                settings=settings, pool=pool, redis=redis, clock=clock, person_limit=person_limit
+            )
             app.state.resources = resources
+            if on_start is not None:
+                on_start(resources, app)
             async with (
                 audit_chainer(resources.store),
                 key_refresher(resources.keys, interval=settings.key_refresh_seconds),
@@ -126,19 +155,31 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
             await pool.close()
 
     return CertsvcApp(
-        route_handlers=[*health.routes(), *api.routes(settings.shc_issuer)],
+        route_handlers=list(route_handlers),
         lifespan=[lifespan],
         exception_handlers=exception_handlers(),
         request_max_body_size=settings.max_body_bytes,
+        openapi_config=openapi_config,
+        # Logging is ours (certsvc.logs): JSON, request ids, the personal-data filter.
+        logging_config=None,
+        debug=False,
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
+    """The HTTP application of the main listener (app channel, public endpoints, health) for
+    `settings`. `clock` gives "now" to every step (tests move it)."""
+    return create_channel_app(
+        settings,
+        route_handlers=[*health.routes(), *api.routes(settings.shc_issuer)],
+        clock=clock,
+        resources_type=Resources,
         openapi_config=OpenAPIConfig(
             title="certsvc",
             version="1",
             description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC).",
             path="/schema",
         ),
-        # Logging is ours (certsvc.logs): JSON, request ids, the personal-data filter.
-        logging_config=None,
-        debug=False,
     )
 
 

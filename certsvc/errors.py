@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import msgspec
@@ -19,6 +19,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 from litestar.types import ExceptionHandlersMap
 
+from certsvc.issuance import RefusalCode, Refused
 from certsvc.logs import current_request_id
 from vrs_client import VrsError, VrsErrorCode
 
@@ -33,8 +34,8 @@ class CodeInfo(msgspec.Struct, frozen=True):
     title: str
 
 
-#: Every code the service answers with: status and a human title (English; no personal data).
-CATALOGUE: dict[str, CodeInfo] = {
+#: The generic HTTP codes: status and a human title (English; no personal data).
+GENERIC_CODES: Final[Mapping[str, CodeInfo]] = {
     # Generic HTTP
     "MALFORMED_REQUEST": CodeInfo(400, "The request is not well-formed"),
     "NOT_FOUND": CodeInfo(404, "No such resource"),
@@ -48,18 +49,149 @@ CATALOGUE: dict[str, CodeInfo] = {
     "NOT_READY": CodeInfo(503, "The service is not ready"),
 }
 
+_CARD = "The My Number card data were refused: "
+_MRZ = "The passport lines cannot be read: "
 
-def register_codes(codes: Mapping[str, CodeInfo]) -> None:
-    """Add a feature's codes to the catalogue (at import time of that feature's module)."""
-    for code, info in codes.items():
-        existing = CATALOGUE.get(code)
-        if existing is not None and existing != info:
-            raise RuntimeError(f"error code {code} registered twice with different meanings")
-        CATALOGUE[code] = info
+#: The one table of refusals of the issuance use case: every `RefusalCode` member has its status
+#: and title here (a test walks the enum), so no refusal can reach the wire as a 500.
+REFUSALS: Final[Mapping[RefusalCode, CodeInfo]] = {
+    RefusalCode.CARD_MALFORMED: CodeInfo(422, _CARD + "a file is not in the text-AP format"),
+    RefusalCode.CARD_ISSUER_UNKNOWN: CodeInfo(422, _CARD + "signed by an unknown J-LIS key"),
+    RefusalCode.CARD_HIERARCHY_NOT_ALLOWED: CodeInfo(
+        422, _CARD + "the J-LIS key belongs to a hierarchy this service does not accept"
+    ),
+    RefusalCode.CARD_ISSUER_EXPIRED: CodeInfo(
+        422, _CARD + "the J-LIS key is outside its validity period"
+    ),
+    RefusalCode.CARD_CERTIFICATE_SIGNATURE_INVALID: CodeInfo(
+        422, _CARD + "the card-verifiable certificate signature is invalid"
+    ),
+    RefusalCode.CARD_SIGNER_REVOKED: CodeInfo(422, _CARD + "the signing key is revoked"),
+    RefusalCode.CARD_DATA_SIGNATURE_INVALID: CodeInfo(
+        422, _CARD + "the J-LIS signature over the card data is invalid"
+    ),
+    RefusalCode.CARD_MY_NUMBER_DIGEST_MISMATCH: CodeInfo(
+        422, _CARD + "the My Number file does not match its signed digest"
+    ),
+    RefusalCode.CARD_ATTRIBUTES_DIGEST_MISMATCH: CodeInfo(
+        422, _CARD + "the basic items do not match their signed digest"
+    ),
+    RefusalCode.CARD_KEY_SIGNATURE_INVALID: CodeInfo(
+        422, _CARD + "the card's own key is not signed by the J-LIS signer"
+    ),
+    RefusalCode.CARD_CHALLENGE_SIGNATURE_INVALID: CodeInfo(
+        422, _CARD + "the card did not sign this request's challenge"
+    ),
+    RefusalCode.CARD_CONTENT_INVALID: CodeInfo(422, _CARD + "the content is not well-formed"),
+    RefusalCode.CARD_CHECK_DIGIT_INVALID: CodeInfo(
+        422, _CARD + "the My Number check digit is wrong"
+    ),
+    RefusalCode.MY_NUMBER_INVALID: CodeInfo(422, "The My Number entered is not valid"),
+    RefusalCode.PERSON_RATE_LIMITED: CodeInfo(
+        429, "Too many certificates for this person; retry after the given delay"
+    ),
+    RefusalCode.MUNICIPALITY_UNKNOWN: CodeInfo(422, "This municipality is not served here"),
+    RefusalCode.CHANNEL_NOT_OFFERED: CodeInfo(
+        403, "This municipality does not offer certificates through this channel"
+    ),
+    RefusalCode.MRZ_LINE_COUNT: CodeInfo(400, _MRZ + "there must be exactly two lines"),
+    RefusalCode.MRZ_LINE_LENGTH: CodeInfo(400, _MRZ + "each line must be 44 characters"),
+    RefusalCode.MRZ_CHARSET: CodeInfo(400, _MRZ + "only A-Z, 0-9 and < are allowed"),
+    RefusalCode.MRZ_DOCUMENT_TYPE: CodeInfo(400, _MRZ + "the document is not a passport"),
+    RefusalCode.MRZ_CHECK_DIGIT_NUMBER: CodeInfo(400, _MRZ + "passport number check digit"),
+    RefusalCode.MRZ_CHECK_DIGIT_BIRTH: CodeInfo(400, _MRZ + "birth date check digit"),
+    RefusalCode.MRZ_CHECK_DIGIT_EXPIRY: CodeInfo(400, _MRZ + "expiry date check digit"),
+    RefusalCode.MRZ_CHECK_DIGIT_PERSONAL: CodeInfo(400, _MRZ + "personal number check digit"),
+    RefusalCode.MRZ_CHECK_DIGIT_COMPOSITE: CodeInfo(400, _MRZ + "composite check digit"),
+    RefusalCode.MRZ_DATE_INVALID: CodeInfo(400, _MRZ + "a date does not exist"),
+    RefusalCode.MRZ_STATE_UNKNOWN: CodeInfo(400, _MRZ + "unknown issuing state"),
+    RefusalCode.MRZ_NATIONALITY_UNKNOWN: CodeInfo(400, _MRZ + "unknown nationality"),
+    RefusalCode.MRZ_NAME_INVALID: CodeInfo(400, _MRZ + "the name field is not valid"),
+    RefusalCode.MRZ_SEX_INVALID: CodeInfo(400, _MRZ + "the sex field is not F, M or <"),
+    RefusalCode.MRZ_JPN_NUMBER_INVALID: CodeInfo(
+        400, _MRZ + "a Japanese passport number is two letters and seven digits"
+    ),
+    RefusalCode.PERSON_NOT_FOUND: CodeInfo(
+        422, "No vaccination record of this person in this municipality"
+    ),
+    RefusalCode.PERSON_DECEASED: CodeInfo(422, "The record is closed; ask the municipality"),
+    RefusalCode.NO_VACCINATIONS: CodeInfo(422, "No vaccination is recorded in this municipality"),
+    RefusalCode.PASSPORT_EXPIRED: CodeInfo(422, "The passport has expired"),
+    RefusalCode.PASSPORT_BIRTH_DATE_MISMATCH: CodeInfo(
+        422, "The passport's birth date differs from the card's"
+    ),
+    RefusalCode.PASSPORT_SEX_MISMATCH: CodeInfo(422, "The passport's sex differs from the card's"),
+    RefusalCode.HOLDER_SEX_INVALID: CodeInfo(
+        422, "The recorded sex code cannot be compared with the passport; ask the municipality"
+    ),
+    RefusalCode.PASSPORT_NOT_ON_RECORD: CodeInfo(
+        422, "No valid passport on record: a certificate for use abroad needs one"
+    ),
+    RefusalCode.CERTIFICATE_NOT_COMPOSABLE: CodeInfo(
+        422, "The record holds data the certificate formats cannot carry; ask the municipality"
+    ),
+    RefusalCode.ISSUANCE_NOT_FOUND: CodeInfo(
+        404, "No such certificate of this person in this municipality"
+    ),
+    RefusalCode.ISSUANCE_VOIDED: CodeInfo(409, "This certificate was voided; issue a new one"),
+    RefusalCode.ISSUANCE_REVOKED: CodeInfo(409, "This certificate was revoked; issue a new one"),
+    RefusalCode.REPRINT_KEY_ROTATED: CodeInfo(
+        409, "The signing key has changed since this certificate was issued; issue a new one"
+    ),
+    RefusalCode.REPRINT_RECORD_CORRECTED: CodeInfo(
+        409, "The records have been corrected since this certificate was issued; issue a new one"
+    ),
+}
+
+#: The app channel's own codes (contracts §1), and the base64 code every JSON channel shares.
+APP_CODES: Final[Mapping[str, CodeInfo]] = {
+    "BASE64_INVALID": CodeInfo(400, "A binary field is not valid standard base64"),
+    "MUNICIPALITY_CODE_INVALID": CodeInfo(400, "The municipality code is not 6 valid digits"),
+    "PASSPORT_REQUIRED": CodeInfo(400, "A certificate for use abroad needs the passport lines"),
+    "PASSPORT_NOT_ALLOWED": CodeInfo(400, "A domestic certificate takes no passport"),
+    "TERMS_NOT_ACCEPTED": CodeInfo(
+        422, "The current terms of use have not been agreed to (see current_terms_version)"
+    ),
+    "CHALLENGE_EXPIRED": CodeInfo(409, "The challenge expired or is unknown; ask for a new one"),
+    "CHALLENGE_ALREADY_USED": CodeInfo(409, "The challenge was used already; ask for a new one"),
+    "ATTESTATION_MISSING": CodeInfo(401, "The app attestation token is missing"),
+    "ATTESTATION_REPLAYED": CodeInfo(409, "This attestation token was used already"),
+    "ATTESTATION_MALFORMED": CodeInfo(401, "The attestation token is not a well-formed JWS"),
+    "ATTESTATION_ALGORITHM_NOT_ALLOWED": CodeInfo(401, "The attestation token is not ES256"),
+    "ATTESTATION_HEADER_NOT_ALLOWED": CodeInfo(
+        401, "The attestation token carries keys in its header"
+    ),
+    "ATTESTATION_KEY_UNKNOWN": CodeInfo(401, "The attestation token's key is not the authority's"),
+    "ATTESTATION_SIGNATURE_INVALID": CodeInfo(401, "The attestation signature is invalid"),
+    "ATTESTATION_EXPIRED": CodeInfo(401, "The attestation token has expired"),
+    "ATTESTATION_NOT_YET_VALID": CodeInfo(401, "The attestation token is not valid yet"),
+    "ATTESTATION_LIFETIME_TOO_LONG": CodeInfo(
+        401, "The attestation token lives longer than 5 minutes"
+    ),
+    "ATTESTATION_ISSUER_INVALID": CodeInfo(401, "The attestation token's issuer is not trusted"),
+    "ATTESTATION_AUDIENCE_INVALID": CodeInfo(401, "The attestation token is for another service"),
+    "ATTESTATION_NONCE_MISMATCH": CodeInfo(401, "The attestation token is for another challenge"),
+    "ATTESTATION_APP_NOT_ALLOWED": CodeInfo(401, "This app is not allowed"),
+    "ATTESTATION_APP_VERSION_TOO_OLD": CodeInfo(401, "This app version is too old; update it"),
+    "ATTESTATION_CLAIMS_MISSING": CodeInfo(401, "The attestation token lacks required claims"),
+}
+
+#: The codes `signing.verify_attestation` may raise that the API passes on as they are.
+ATTESTATION_CODES = frozenset(code for code in APP_CODES if code.startswith("ATTESTATION_"))
+
+#: Every code of certsvc's own listeners. Channels with codes of their own (the kiosk, the
+#: counter) keep them in their own table and pass the `CodeInfo` to `Problem`; nothing is
+#: registered at import time.
+CATALOGUE: Final[Mapping[str, CodeInfo]] = {
+    **GENERIC_CODES,
+    **{code.value: info for code, info in REFUSALS.items()},
+    **APP_CODES,
+}
 
 
 class Problem(Exception):  # noqa: N818 — it is an answer (RFC 9457 "problem"), not a fault
-    """A refusal to be answered as problem+json. `detail` and `extra` must hold no personal data."""
+    """A refusal to be answered as problem+json. `detail` and `extra` must hold no personal data.
+    `code` is looked up in `CATALOGUE` unless the channel passes its own `info`."""
 
     def __init__(
         self,
@@ -69,8 +201,10 @@ class Problem(Exception):  # noqa: N818 — it is an answer (RFC 9457 "problem")
         extra: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         status: int | None = None,
+        info: CodeInfo | None = None,
     ) -> None:
-        info = CATALOGUE.get(code)
+        if info is None:
+            info = CATALOGUE.get(code)
         if info is None:
             raise RuntimeError(f"error code {code} is not in the catalogue")
         super().__init__(code)
@@ -100,6 +234,14 @@ def problem_response(problem: Problem) -> Response[bytes]:
         media_type=PROBLEM_CONTENT_TYPE,
         headers=headers,
     )
+
+
+def refusal_problem(refused: Refused) -> Problem:
+    """The problem+json answer for a refusal of the issuance use case."""
+    headers = {}
+    if refused.retry_after_s is not None:
+        headers["Retry-After"] = str(refused.retry_after_s)
+    return Problem(refused.code.value, headers=headers, info=REFUSALS[refused.code])
 
 
 def _on_problem(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal, assert_never
 
 import msgspec
 
@@ -42,6 +42,7 @@ from vrs_client import (
     PassportItems,
     Person,
     PersonStatus,
+    VoidOutcome,
     VrsStore,
     VrsTransaction,
 )
@@ -96,6 +97,7 @@ class RefusalCode(StrEnum):
     PASSPORT_EXPIRED = "PASSPORT_EXPIRED"
     PASSPORT_BIRTH_DATE_MISMATCH = "PASSPORT_BIRTH_DATE_MISMATCH"
     PASSPORT_SEX_MISMATCH = "PASSPORT_SEX_MISMATCH"
+    HOLDER_SEX_INVALID = "HOLDER_SEX_INVALID"
     PASSPORT_NOT_ON_RECORD = "PASSPORT_NOT_ON_RECORD"
     CERTIFICATE_NOT_COMPOSABLE = "CERTIFICATE_NOT_COMPOSABLE"
     # reprints
@@ -104,6 +106,57 @@ class RefusalCode(StrEnum):
     ISSUANCE_REVOKED = "ISSUANCE_REVOKED"
     REPRINT_KEY_ROTATED = "REPRINT_KEY_ROTATED"
     REPRINT_RECORD_CORRECTED = "REPRINT_RECORD_CORRECTED"
+
+
+#: `signing.verify_card`'s codes, each to the refusal that names the same step. Explicit, so that
+#: a new library code is a test failure here rather than a wrong answer on the wire.
+CARD_REFUSALS: Final[Mapping[str, RefusalCode]] = {
+    "CARD_MALFORMED": RefusalCode.CARD_MALFORMED,
+    "CARD_ISSUER_UNKNOWN": RefusalCode.CARD_ISSUER_UNKNOWN,
+    "CARD_HIERARCHY_NOT_ALLOWED": RefusalCode.CARD_HIERARCHY_NOT_ALLOWED,
+    "CARD_ISSUER_EXPIRED": RefusalCode.CARD_ISSUER_EXPIRED,
+    "CARD_CERTIFICATE_SIGNATURE_INVALID": RefusalCode.CARD_CERTIFICATE_SIGNATURE_INVALID,
+    "CARD_SIGNER_REVOKED": RefusalCode.CARD_SIGNER_REVOKED,
+    "CARD_DATA_SIGNATURE_INVALID": RefusalCode.CARD_DATA_SIGNATURE_INVALID,
+    "CARD_MY_NUMBER_DIGEST_MISMATCH": RefusalCode.CARD_MY_NUMBER_DIGEST_MISMATCH,
+    "CARD_ATTRIBUTES_DIGEST_MISMATCH": RefusalCode.CARD_ATTRIBUTES_DIGEST_MISMATCH,
+    "CARD_KEY_SIGNATURE_INVALID": RefusalCode.CARD_KEY_SIGNATURE_INVALID,
+    "CARD_CHALLENGE_SIGNATURE_INVALID": RefusalCode.CARD_CHALLENGE_SIGNATURE_INVALID,
+    "CARD_CONTENT_INVALID": RefusalCode.CARD_CONTENT_INVALID,
+    "CARD_CHECK_DIGIT_INVALID": RefusalCode.CARD_CHECK_DIGIT_INVALID,
+}
+
+#: `mrz.parse_td3`'s and `mrz.bind_to_holder`'s codes.
+MRZ_REFUSALS: Final[Mapping[str, RefusalCode]] = {
+    "MRZ_LINE_COUNT": RefusalCode.MRZ_LINE_COUNT,
+    "MRZ_LINE_LENGTH": RefusalCode.MRZ_LINE_LENGTH,
+    "MRZ_CHARSET": RefusalCode.MRZ_CHARSET,
+    "MRZ_DOCUMENT_TYPE": RefusalCode.MRZ_DOCUMENT_TYPE,
+    "MRZ_CHECK_DIGIT_NUMBER": RefusalCode.MRZ_CHECK_DIGIT_NUMBER,
+    "MRZ_CHECK_DIGIT_BIRTH": RefusalCode.MRZ_CHECK_DIGIT_BIRTH,
+    "MRZ_CHECK_DIGIT_EXPIRY": RefusalCode.MRZ_CHECK_DIGIT_EXPIRY,
+    "MRZ_CHECK_DIGIT_PERSONAL": RefusalCode.MRZ_CHECK_DIGIT_PERSONAL,
+    "MRZ_CHECK_DIGIT_COMPOSITE": RefusalCode.MRZ_CHECK_DIGIT_COMPOSITE,
+    "MRZ_DATE_INVALID": RefusalCode.MRZ_DATE_INVALID,
+    "MRZ_STATE_UNKNOWN": RefusalCode.MRZ_STATE_UNKNOWN,
+    "MRZ_NATIONALITY_UNKNOWN": RefusalCode.MRZ_NATIONALITY_UNKNOWN,
+    "MRZ_NAME_INVALID": RefusalCode.MRZ_NAME_INVALID,
+    "MRZ_SEX_INVALID": RefusalCode.MRZ_SEX_INVALID,
+    "MRZ_JPN_NUMBER_INVALID": RefusalCode.MRZ_JPN_NUMBER_INVALID,
+    "HOLDER_SEX_INVALID": RefusalCode.HOLDER_SEX_INVALID,
+    "PASSPORT_BIRTH_DATE_MISMATCH": RefusalCode.PASSPORT_BIRTH_DATE_MISMATCH,
+    "PASSPORT_SEX_MISMATCH": RefusalCode.PASSPORT_SEX_MISMATCH,
+    "PASSPORT_EXPIRED": RefusalCode.PASSPORT_EXPIRED,
+}
+
+
+def library_refusal(table: Mapping[str, RefusalCode], code: str) -> RefusalCode:
+    """The refusal for a library's error `code`. A code missing from `table` is a bug of this
+    module (the tests walk every code the libraries declare), never a guess."""
+    refusal = table.get(code)
+    if refusal is None:
+        raise RuntimeError(f"library error code {code} has no refusal")
+    return refusal
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -237,7 +290,7 @@ def _identify(identity: Identity, services: IssuanceServices, now: datetime) -> 
                 identity.evidence, services.trust, nonce=identity.nonce, now=now
             )
         except signing.CardVerificationError as exc:
-            return Refused(code=_refusal(exc.code, RefusalCode.CARD_MALFORMED))
+            return Refused(code=library_refusal(CARD_REFUSALS, exc.code))
         return _Holder(
             my_number=holder.my_number,
             address_number=None,
@@ -248,25 +301,24 @@ def _identify(identity: Identity, services: IssuanceServices, now: datetime) -> 
         if not signing.is_valid_my_number(identity.my_number):
             return Refused(code=RefusalCode.MY_NUMBER_INVALID)
         return _Holder(my_number=identity.my_number, address_number=None, birth_date=None, sex=None)
-    return _Holder(
-        my_number=None, address_number=identity.address_number, birth_date=None, sex=None
-    )
-
-
-def _refusal(code: str, fallback: RefusalCode) -> RefusalCode:
-    try:
-        return RefusalCode(code)
-    except ValueError:
-        return fallback
+    if isinstance(identity, VerifiedPerson):
+        return _Holder(
+            my_number=None, address_number=identity.address_number, birth_date=None, sex=None
+        )
+    assert_never(identity)
 
 
 def channel_offered(municipality: Municipality, channel: Channel) -> bool:
     """Whether `municipality` offers issuance through `channel`."""
-    if channel is Channel.APP:
-        return municipality.app_enabled
-    if channel is Channel.KIOSK:
-        return municipality.kiosk_enabled
-    return municipality.counter_enabled
+    match channel:
+        case Channel.APP:
+            return municipality.app_enabled
+        case Channel.KIOSK:
+            return municipality.kiosk_enabled
+        case Channel.COUNTER:
+            return municipality.counter_enabled
+        case _:
+            assert_never(channel)
 
 
 def _parse_passport(
@@ -275,7 +327,7 @@ def _parse_passport(
     try:
         return mrz.parse_td3(lines.lines, today=today, test_mode=services.mrz_test_mode)
     except mrz.MrzError as exc:
-        return Refused(code=_refusal(exc.code, RefusalCode.MRZ_CHARSET))
+        return Refused(code=library_refusal(MRZ_REFUSALS, exc.code))
 
 
 def _bind_passport(
@@ -287,7 +339,7 @@ def _bind_passport(
     try:
         mrz.bind_to_holder(passport, birth_date=birth_date, sex=sex, today=today)
     except mrz.MrzError as exc:
-        return Refused(code=_refusal(exc.code, RefusalCode.PASSPORT_BIRTH_DATE_MISMATCH))
+        return Refused(code=library_refusal(MRZ_REFUSALS, exc.code))
     return None
 
 
@@ -489,15 +541,20 @@ async def _issue_in_partition(
                 reason=command.audit_reason,
             ),
         )
-        if outcome is IssuanceOutcome.RECORDED:
-            return Issued(
-                certificate=certificate,
-                shc_jws=jws,
-                vdsnc=seals,
-                address_number=person.address_number,
-            )
-        if outcome is IssuanceOutcome.PERSON_NOT_FOUND:
-            return Refused(code=RefusalCode.PERSON_NOT_FOUND)
+        match outcome:
+            case IssuanceOutcome.RECORDED:
+                return Issued(
+                    certificate=certificate,
+                    shc_jws=jws,
+                    vdsnc=seals,
+                    address_number=person.address_number,
+                )
+            case IssuanceOutcome.PERSON_NOT_FOUND:
+                return Refused(code=RefusalCode.PERSON_NOT_FOUND)
+            case IssuanceOutcome.CERTIFICATE_ID_TAKEN:
+                continue  # 60 random bits collided: draw again
+            case _:
+                assert_never(outcome)
     raise RuntimeError("could not draw an unused certificate id")
 
 
@@ -649,3 +706,62 @@ async def reprint_certificate(
     return Issued(
         certificate=certificate, shc_jws=jws, vdsnc=seals, address_number=person.address_number
     )
+
+
+# --- void and audit (a print that failed; a channel's own steps) ------------------------------
+
+
+class Voided(msgspec.Struct, frozen=True, kw_only=True):
+    """The issuance is marked voided (it never happened: not in the CRL, no fee)."""
+
+    certificate_id: str
+    already: bool
+    """True when it was voided before (a repeated report): nothing changed."""
+
+
+async def void_certificate(
+    *,
+    municipality_code: str,
+    certificate_id: str,
+    reason: str,
+    actor: str,
+    channel: Channel,
+    services: IssuanceServices,
+    now: datetime,
+    address_number: str | None = None,
+) -> Voided | Refused:
+    """Void a recorded issuance whose print failed, with its audit event, in one transaction of
+    the municipality's partition. `ISSUANCE_NOT_FOUND` when there is no such issuance there
+    (nothing is written)."""
+    try:
+        async with services.store.scoped(municipality_code) as tx:
+            outcome = await tx.void_issuance(certificate_id, reason, now)
+            match outcome:
+                case VoidOutcome.NOT_FOUND:
+                    raise _RollBack(Refused(code=RefusalCode.ISSUANCE_NOT_FOUND))
+                case VoidOutcome.VOIDED | VoidOutcome.ALREADY_VOIDED:
+                    pass
+                case _:
+                    assert_never(outcome)
+            await tx.record_audit_event(
+                AuditEvent(
+                    at=now,
+                    actor=actor,
+                    action=f"void.{channel.value}",
+                    outcome="voided" if outcome is VoidOutcome.VOIDED else "already_voided",
+                    address_number=address_number,
+                    reason=reason,
+                )
+            )
+    except _RollBack as rollback:
+        return rollback.refused
+    return Voided(certificate_id=certificate_id, already=outcome is VoidOutcome.ALREADY_VOIDED)
+
+
+async def record_audit(
+    services: IssuanceServices, *, municipality_code: str, event: AuditEvent
+) -> None:
+    """Append a channel's own audit event (a print completed, a counter step) to the
+    municipality's chain. `event` holds codes only, never personal data."""
+    async with services.store.scoped(municipality_code) as tx:
+        await tx.record_audit_event(event)

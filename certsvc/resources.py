@@ -27,8 +27,10 @@ class ConfigurationError(RuntimeError):
     """A setting the service needs at start is missing or unusable (named, never its value)."""
 
 
-class Resources:
-    """Settings, store clients and the services built on them."""
+class ChannelResources:
+    """What every channel needs: settings, store clients, keys, J-LIS trust and the issuance
+    services built on them. `person_limit` adds the per-person limiter (an HMAC of the My
+    Number in Redis) to the use case."""
 
     def __init__(
         self,
@@ -37,6 +39,7 @@ class Resources:
         pool: asyncpg.Pool,
         redis: redis_asyncio.Redis,
         clock: Clock = system_clock,
+        person_limit: bool = True,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -48,11 +51,11 @@ class Resources:
             raise ConfigurationError("CERTSVC_KEY_DIR and CERTSVC_SHC_ISSUER are required")
         if settings.jlis_trust_file is None:
             raise ConfigurationError("CERTSVC_JLIS_TRUST_FILE is required")
-        lookup_key = settings.lookup_key
+        self.lookup_key = settings.lookup_key
         self.store = VrsStore(
             pool,
             master_key=settings.master_key,
-            lookup_key=lookup_key,
+            lookup_key=self.lookup_key,
             previous_master_key=settings.master_key_previous,
         )
         self.keys = signing.FileKeyStore(settings.key_dir)
@@ -60,7 +63,45 @@ class Resources:
         self.trust = signing.load_trust_store(
             settings.jlis_trust_file, hierarchies=settings.jlis_hierarchies
         )
-        # The app channel's attestation authority; a kiosk adapter process has none.
+        self.person_limiter: RateLimiter | None = None
+        if person_limit:
+            self.person_limiter = RateLimiter(
+                redis,
+                key=self.lookup_key,
+                name="person",
+                limit=settings.rate_person_per_hour,
+                window_s=3600,
+            )
+        self.services = IssuanceServices(
+            store=self.store,
+            keys=self.keys,
+            trust=self.trust,
+            shc_issuer=settings.shc_issuer,
+            vaccination_authority=settings.vaccination_authority,
+            lookup_key=self.lookup_key,
+            person_limiter=None if self.person_limiter is None else self.person_limiter.hit,
+            mrz_test_mode=settings.mode == "test",
+            # Tests change municipalities between requests and expect to see it at once.
+            municipality_ttl_s=0.0 if settings.mode == "test" else 30.0,
+        )
+
+
+class Resources(ChannelResources):
+    """The app listener's resources: the channel's, plus the attestation authority, the
+    single-use challenges and `jti`s, and the per-client limiter."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: asyncpg.Pool,
+        redis: redis_asyncio.Redis,
+        clock: Clock = system_clock,
+        person_limit: bool = True,
+    ) -> None:
+        super().__init__(
+            settings=settings, pool=pool, redis=redis, clock=clock, person_limit=person_limit
+        )
         self.attestation_keys: signing.AttestationKeySet | None = None
         if settings.attestation_jwks_file is not None:
             try:
@@ -70,31 +111,12 @@ class Resources:
                     "CERTSVC_ATTESTATION_JWKS_FILE is not a readable JWKS"
                 ) from None
             self.attestation_keys = signing.AttestationKeySet.from_jwks(jwks)
-        self.challenges = ChallengeStore(redis, key=lookup_key)
-        self.jti_once = OnceRegistry(redis, key=lookup_key)
+        self.challenges = ChallengeStore(redis, key=self.lookup_key)
+        self.jti_once = OnceRegistry(redis, key=self.lookup_key)
         self.client_limiter = RateLimiter(
             redis,
-            key=lookup_key,
+            key=self.lookup_key,
             name="client",
             limit=settings.rate_client_per_minute,
             window_s=60,
-        )
-        self.person_limiter = RateLimiter(
-            redis,
-            key=lookup_key,
-            name="person",
-            limit=settings.rate_person_per_hour,
-            window_s=3600,
-        )
-        self.services = IssuanceServices(
-            store=self.store,
-            keys=self.keys,
-            trust=self.trust,
-            shc_issuer=settings.shc_issuer,
-            vaccination_authority=settings.vaccination_authority,
-            lookup_key=lookup_key,
-            person_limiter=self.person_limiter.hit,
-            mrz_test_mode=settings.mode == "test",
-            # Tests change municipalities between requests and expect to see it at once.
-            municipality_ttl_s=0.0 if settings.mode == "test" else 30.0,
         )

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certsvc.server import ListenerSpec
-from certsvc.settings import Settings
+from certsvc.channel import ListenerSpec, Settings, mtls_listener
 from kiosk_adapter._app import KIOSK_CODES, PREFIX, PROTOCOL_VERSION, create_kiosk_app, open_at
 from kiosk_adapter._tls import DemoTls, create_demo_tls, demo_tls_paths
 
@@ -31,15 +30,11 @@ def kiosk_listener(app: object, settings: Settings, *, host: str | None = None) 
     """The adapter's own listener (the LGWAN side): TLS with the server certificate and a
     client certificate required from `settings.kiosk_client_ca`. Refuses to build one without
     all three files: the kiosk channel never runs without mutual TLS."""
-    if settings.kiosk_tls_cert is None or settings.kiosk_tls_key is None:
-        raise ValueError("CERTSVC_KIOSK_TLS_CERT and CERTSVC_KIOSK_TLS_KEY are required")
-    if settings.kiosk_client_ca is None:
-        raise ValueError("CERTSVC_KIOSK_CLIENT_CA is required (mutual TLS)")
-    return ListenerSpec(
+    return mtls_listener(
         app,
+        name="kiosk",
         host=host or settings.host,
         port=settings.kiosk_port,
-        name="kiosk",
         tls_cert=settings.kiosk_tls_cert,
         tls_key=settings.kiosk_tls_key,
         client_ca=settings.kiosk_client_ca,

@@ -11,53 +11,55 @@ the client certificate, but uvicorn does not pass it to the app (DESIGN §1.2 it
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, assert_never
 
 import msgspec
 from litestar import Litestar, Response, get, post
 from litestar.datastructures import State as AppState
 from litestar.params import FromPath, RawBody
 
-import signing
-from certsvc.api.refusals import refusal_problem
-from certsvc.api.wire import card_evidence
-from certsvc.app import CertsvcApp, open_pool, open_redis
-from certsvc.errors import CodeInfo, Problem, exception_handlers, register_codes
-from certsvc.issuance import (
+from certsvc.channel import (
     JST,
+    AuditEvent,
     CardProof,
+    Channel,
+    ChannelResources,
+    Clock,
+    CodeInfo,
+    ConfigurationError,
     IssueCommand,
     Issued,
     LatestOnRecord,
+    Municipality,
+    Problem,
     RefusalCode,
     Refused,
+    Settings,
     VerifiedPerson,
+    Voided,
+    card_evidence,
     channel_offered,
+    create_channel_app,
+    decode_strict,
     issue_certificates,
     preview_issuance,
+    record_audit,
+    refusal_problem,
+    render_pdf,
     reprint_certificate,
+    system_clock,
+    void_certificate,
 )
-from certsvc.key_refresh import key_refresher
-from certsvc.logs import mask_text
-from certsvc.printout import render_certificate_pdf
-from certsvc.resources import Clock, Resources, system_clock
-from certsvc.settings import Settings
 from kiosk_adapter import _wire as wire
 from kiosk_adapter._sessions import SessionRecord, SessionStore, State, confirm_digest
 from kiosk_adapter._texts import CARD_REMINDER, CERTIFICATE_REMINDER, abroad_unavailable_text
 from kiosk_adapter._tokens import SessionClaims, TokenInvalid, TokenSealer
 from signing.certificate import product
-from vrs_client import AuditEvent, Channel, Municipality
 
 PROTOCOL_VERSION = "v1"
 PREFIX = f"/kiosk/{PROTOCOL_VERSION}"
@@ -77,24 +79,25 @@ KIOSK_CODES: dict[str, CodeInfo] = {
     "KIOSK_TOKEN_INVALID": CodeInfo(403, "The session token was not sealed for this session"),
     "KIOSK_FEE_MISMATCH": CodeInfo(422, "The fee paid is not copies x the fee per copy"),
 }
-register_codes(KIOSK_CODES)
 
-_T = TypeVar("_T")
 
-# reportlab is not known to be thread-safe: one rendering thread, off the event loop.
-_RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiosk-pdf")
+def kiosk_problem(code: str, **kwargs: Any) -> Problem:
+    """The problem+json answer for one of the kiosk's own codes (`KIOSK_CODES`)."""
+    return Problem(code, info=KIOSK_CODES[code], **kwargs)
 
 
 class KioskContext:
     """What the handlers reach through `app.state.kiosk`, built once per process."""
 
-    def __init__(self, resources: Resources, *, session_key: bytes, center_name: str) -> None:
+    def __init__(
+        self, resources: ChannelResources, *, session_key: bytes, center_name: str
+    ) -> None:
         self.resources = resources
         self.services = resources.services
         self.clock = resources.clock
         self.center_name = center_name
         self.sealer = TokenSealer(session_key)
-        self.sessions = SessionStore(resources.redis, key=resources.settings.lookup_key or b"")
+        self.sessions = SessionStore(resources.redis, key=resources.lookup_key)
         self._nonce_key = hashlib.sha256(b"kiosk-nonce-key\x00" + session_key).digest()
 
     def nonce(self, session_id: str) -> bytes:
@@ -105,15 +108,6 @@ class KioskContext:
 def _kiosk(state: AppState) -> KioskContext:
     kiosk: KioskContext = state.kiosk
     return kiosk
-
-
-def _decode(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
-    try:
-        return decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise Problem("MALFORMED_REQUEST", detail=mask_text(str(exc))[:200]) from None
-    except msgspec.DecodeError:
-        raise Problem("MALFORMED_REQUEST", detail="the body is not JSON") from None
 
 
 _decode_start = msgspec.json.Decoder(wire.StartRequest)
@@ -141,36 +135,36 @@ async def _kiosk_municipality(kiosk: KioskContext, code: str, now: datetime) -> 
     municipality = await kiosk.services.municipalities.get(code)
     # Unknown and not enabled answer alike: only enabled ones are selectable (DESIGN §1.2 item 2).
     if municipality is None or not channel_offered(municipality, Channel.KIOSK):
-        raise Problem("KIOSK_NOT_OFFERED")
+        raise kiosk_problem("KIOSK_NOT_OFFERED")
     if not open_at(municipality, now):
-        raise Problem("KIOSK_OUTSIDE_HOURS", extra={"hours": _hours(municipality)})
+        raise kiosk_problem("KIOSK_OUTSIDE_HOURS", extra={"hours": _hours(municipality)})
     return municipality
 
 
 async def _session(kiosk: KioskContext, session_id: str, now: datetime) -> SessionRecord:
     record = await kiosk.sessions.get(session_id)
     if record is None:
-        raise Problem("KIOSK_SESSION_UNKNOWN")
+        raise kiosk_problem("KIOSK_SESSION_UNKNOWN")
     if record.state in (State.COMPLETED, State.VOIDED):
-        raise Problem("KIOSK_SESSION_CLOSED", extra={"state": record.state.value})
+        raise kiosk_problem("KIOSK_SESSION_CLOSED", extra={"state": record.state.value})
     if now.timestamp() >= record.expires_at:
-        raise Problem("KIOSK_SESSION_EXPIRED")
+        raise kiosk_problem("KIOSK_SESSION_EXPIRED")
     return record
 
 
 def _out_of_order(record: SessionRecord) -> Problem:
     if record.state in (State.CONFIRMING, State.VOIDING):
-        return Problem("KIOSK_SESSION_BUSY", headers={"Retry-After": "1"})
-    return Problem("KIOSK_STEP_OUT_OF_ORDER", extra={"state": record.state.value})
+        return kiosk_problem("KIOSK_SESSION_BUSY", headers={"Retry-After": "1"})
+    return kiosk_problem("KIOSK_STEP_OUT_OF_ORDER", extra={"state": record.state.value})
 
 
 def _claims(kiosk: KioskContext, session_id: str, token: str, stage: str) -> SessionClaims:
     try:
         claims = kiosk.sealer.open(session_id, token)
     except TokenInvalid:
-        raise Problem("KIOSK_TOKEN_INVALID") from None
+        raise kiosk_problem("KIOSK_TOKEN_INVALID") from None
     if claims.stage != stage:
-        raise Problem("KIOSK_TOKEN_INVALID")
+        raise kiosk_problem("KIOSK_TOKEN_INVALID")
     return claims
 
 
@@ -211,7 +205,7 @@ async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOu
 async def start_session(state: AppState, body: RawBody) -> Response[wire.SessionStarted]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    payload = _decode(_decode_start, body) if body.strip() else wire.StartRequest()
+    payload = decode_strict(_decode_start, body) if body.strip() else wire.StartRequest()
     if payload.municipality_code is not None:
         await _kiosk_municipality(kiosk, payload.municipality_code, now)
     else:
@@ -221,9 +215,9 @@ async def start_session(state: AppState, body: RawBody) -> Response[wire.Session
             if channel_offered(m, Channel.KIOSK)
         ]
         if not offered:
-            raise Problem("KIOSK_NOT_OFFERED")
+            raise kiosk_problem("KIOSK_NOT_OFFERED")
         if not any(open_at(m, now) for m in offered):
-            raise Problem("KIOSK_OUTSIDE_HOURS")
+            raise kiosk_problem("KIOSK_OUTSIDE_HOURS")
     session_id = _b64url(secrets.token_bytes(16))
     record = await kiosk.sessions.create(session_id, now=now)
     token = kiosk.sealer.seal(
@@ -252,7 +246,7 @@ async def preview(
 ) -> Response[wire.PreviewOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    payload = _decode(_decode_preview, body)
+    payload = decode_strict(_decode_preview, body)
     record = await _session(kiosk, session_id, now)
     if record.state is not State.STARTED:
         raise _out_of_order(record)
@@ -333,20 +327,6 @@ async def preview(
     )
 
 
-def _render(issued: Issued) -> bytes:
-    return render_certificate_pdf(
-        issued.certificate,
-        shc_qr_texts=[signing.shc_qr_text(j) for j in issued.shc_jws],
-        vdsnc_payloads=[signing.seal_bytes(s) for s in issued.vdsnc],
-    )
-
-
-async def render_pdf(issued: Issued) -> bytes:
-    """The A4 PDF of an issued certificate (deterministic), rendered off the event loop."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_RENDERER, functools.partial(_render, issued))
-
-
 async def _print_data(
     session_id: str, issued: Issued, *, copies: int, fee: int, status: int
 ) -> Response[wire.ConfirmOut]:
@@ -382,20 +362,20 @@ async def confirm(
 ) -> Response[wire.ConfirmOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    payload = _decode(_decode_confirm, body)
+    payload = decode_strict(_decode_confirm, body)
     record = await _session(kiosk, session_id, now)
     if record.state not in (State.PREVIEWED, State.ISSUED):
         raise _out_of_order(record)
     claims = _claims(kiosk, session_id, payload.token, "previewed")
     if claims.municipality_code is None or claims.address_number is None:
-        raise Problem("KIOSK_TOKEN_INVALID")
+        raise kiosk_problem("KIOSK_TOKEN_INVALID")
     digest = confirm_digest(payload.idempotency_key, payload.kind, payload.copies)
 
     if record.state is State.ISSUED:
         # A print retry: the same certificate, byte for byte, from the VRS records. Not subject
         # to the hours: the fee was collected when it was issued.
         if not hmac.compare_digest(digest, record.confirm_digest):
-            raise Problem("KIOSK_ALREADY_ISSUED")
+            raise kiosk_problem("KIOSK_ALREADY_ISSUED")
         again = await reprint_certificate(
             municipality_code=claims.municipality_code,
             address_number=claims.address_number,
@@ -415,7 +395,7 @@ async def confirm(
         raise refusal_problem(Refused(code=RefusalCode.PASSPORT_NOT_ON_RECORD))
     fee = payload.copies * municipality.kiosk_fee_yen
     if payload.fee_paid_yen != fee:
-        raise Problem("KIOSK_FEE_MISMATCH", extra={"fee_yen": fee})
+        raise kiosk_problem("KIOSK_FEE_MISMATCH", extra={"fee_yen": fee})
 
     # CONFIRMING is the lock: a concurrent confirm of this session is told to retry.
     locked = msgspec.structs.replace(record, state=State.CONFIRMING, confirm_digest=digest)
@@ -463,7 +443,7 @@ async def print_result(
 ) -> Response[wire.PrintResultOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    payload = _decode(_decode_print, body)
+    payload = decode_strict(_decode_print, body)
     if payload.outcome == "failed" and payload.reason is None:
         raise Problem("MALFORMED_REQUEST", detail="a failed print needs a reason")
     record = await _session(kiosk, session_id, now)
@@ -471,24 +451,24 @@ async def print_result(
         raise _out_of_order(record)
     claims = _claims(kiosk, session_id, payload.token, "previewed")
     if claims.municipality_code is None or claims.address_number is None:
-        raise Problem("KIOSK_TOKEN_INVALID")
-    store = kiosk.services.store
+        raise kiosk_problem("KIOSK_TOKEN_INVALID")
 
     if payload.outcome == "ok":
         if not await kiosk.sessions.swap(
             session_id, record, msgspec.structs.replace(record, state=State.COMPLETED)
         ):
             raise _out_of_order(await _session(kiosk, session_id, now))
-        async with store.scoped(claims.municipality_code) as tx:
-            await tx.record_audit_event(
-                AuditEvent(
-                    at=now,
-                    actor=kiosk.center_name,
-                    action="print.kiosk",
-                    outcome="completed",
-                    address_number=claims.address_number,
-                )
-            )
+        await record_audit(
+            kiosk.services,
+            municipality_code=claims.municipality_code,
+            event=AuditEvent(
+                at=now,
+                actor=kiosk.center_name,
+                action="print.kiosk",
+                outcome="completed",
+                address_number=claims.address_number,
+            ),
+        )
         return _no_store(
             wire.PrintResultOut(
                 session_id=session_id,
@@ -502,23 +482,30 @@ async def print_result(
     voiding = msgspec.structs.replace(record, state=State.VOIDING)
     if not await kiosk.sessions.swap(session_id, record, voiding):
         raise _out_of_order(await _session(kiosk, session_id, now))
-    reason = f"print_{payload.reason}"
     try:
-        async with store.scoped(claims.municipality_code) as tx:
-            await tx.void_issuance(record.certificate_id, reason, now)
-            await tx.record_audit_event(
-                AuditEvent(
-                    at=now,
-                    actor=kiosk.center_name,
-                    action="void.kiosk",
-                    outcome="voided",
-                    address_number=claims.address_number,
-                    reason=reason,
-                )
-            )
+        voided = await void_certificate(
+            municipality_code=claims.municipality_code,
+            certificate_id=record.certificate_id,
+            reason=f"print_{payload.reason}",
+            actor=kiosk.center_name,
+            channel=Channel.KIOSK,
+            services=kiosk.services,
+            now=now,
+            address_number=claims.address_number,
+        )
     except BaseException:
         await kiosk.sessions.swap(session_id, voiding, record)
         raise
+    match voided:
+        case Refused():
+            # The issuance this session recorded is not in the municipality's history (it was
+            # purged or the token names another municipality): nothing was voided.
+            await kiosk.sessions.swap(session_id, voiding, record)
+            raise refusal_problem(voided)
+        case Voided():
+            pass
+        case _:
+            assert_never(voided)
     await kiosk.sessions.swap(
         session_id, voiding, msgspec.structs.replace(voiding, state=State.VOIDED)
     )
@@ -535,32 +522,24 @@ async def print_result(
 
 def create_kiosk_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     """The kiosk adapter's HTTP application (protocol v1) for `settings`, to be served on its
-    own mTLS listener (`kiosk_listener`). Sessions are sealed under `settings.kiosk_session_key`;
-    when it is unset, a key is generated for this process (then run one worker only: another
-    process could not open this one's tokens)."""
-    session_key = settings.kiosk_session_key or secrets.token_bytes(32)
+    own mTLS listener (`kiosk_listener`). Session tokens are sealed under
+    `settings.kiosk_session_key`, which every node of the adapter shares: without it the app is
+    not built (`ConfigurationError`; the demo generates one into its settings)."""
+    session_key = settings.kiosk_session_key
+    if session_key is None:
+        raise ConfigurationError("CERTSVC_KIOSK_SESSION_KEY is required")
 
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        pool = await open_pool(settings)
-        redis = open_redis(settings)
-        try:
-            resources = Resources(settings=settings, pool=pool, redis=redis, clock=clock)
-            app.state.kiosk = KioskContext(
-                resources, session_key=session_key, center_name=settings.kiosk_center_name
-            )
-            async with key_refresher(resources.keys, interval=settings.key_refresh_seconds):
-                yield
-        finally:
-            await redis.aclose()
-            await pool.close()
+    def on_start(resources: ChannelResources, app: Litestar) -> None:
+        app.state.kiosk = KioskContext(
+            resources, session_key=session_key, center_name=settings.kiosk_center_name
+        )
 
-    return CertsvcApp(
+    return create_channel_app(
+        settings,
         route_handlers=[list_municipalities, start_session, preview, confirm, print_result],
-        lifespan=[lifespan],
-        exception_handlers=exception_handlers(),
-        request_max_body_size=settings.max_body_bytes,
-        openapi_config=None,
-        logging_config=None,
-        debug=False,
+        on_start=on_start,
+        clock=clock,
+        # The kiosk keeps the per-person limit; it has no client limiter or challenges.
+        person_limit=True,
+        codes=KIOSK_CODES,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import msgspec
 
-from certsvc.issuance import RefusalCode
+from certsvc.channel import RefusalCode
 
 
 class Bilingual(msgspec.Struct, frozen=True, kw_only=True):

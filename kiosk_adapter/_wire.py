@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from certsvc.api.wire import CardFiles
+from certsvc.channel import CardFiles
 from kiosk_adapter._texts import Bilingual, Reminder
 
 Kind = Literal["domestic", "abroad"]

@@ -7,9 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from certsvc.resources import Clock
-from certsvc.server import ListenerSpec, free_port
-from certsvc.settings import Settings
+from certsvc.channel import Clock, ListenerSpec, Settings, free_port
 from kiosk_adapter import DEMO_TLS_DIR, create_demo_tls, create_kiosk_app, kiosk_listener
 from kiosk_adapter._tls import demo_tls_paths
 

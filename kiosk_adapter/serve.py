@@ -11,8 +11,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.logs import configure_logging
-from certsvc.settings import load_settings
+from certsvc.channel import configure_logging, load_settings
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the

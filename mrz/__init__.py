@@ -6,12 +6,15 @@ The OCR functions need the `ocr` extra (rapidocr + onnxruntime); everything else
 """
 
 from mrz._binding import bind_to_holder
-from mrz._errors import MrzError
+from mrz._errors import BINDING_ERROR_CODES, OCR_ERROR_CODES, PARSE_ERROR_CODES, MrzError
 from mrz._hepburn import hepburn_canonical, names_match_hepburn
 from mrz._ocr import OcrResult, read_mrz_image, read_mrz_image_async
 from mrz._td3 import Correction, Passport, check_digit, compose_td3, parse_td3
 
 __all__ = [
+    "BINDING_ERROR_CODES",
+    "OCR_ERROR_CODES",
+    "PARSE_ERROR_CODES",
     "Correction",
     "MrzError",
     "OcrResult",

@@ -10,6 +10,7 @@ from signing._attestation import (
     AttestationKeySet,
     verify_attestation,
 )
+from signing._ber import CARD_ERROR_CODES
 from signing._card import (
     CardEvidence,
     CardHolder,
@@ -74,6 +75,7 @@ from signing.certificate import (
 )
 
 __all__ = [
+    "CARD_ERROR_CODES",
     "MAX_JWS_CHARS",
     "PRODUCTS",
     "AttestationClaims",

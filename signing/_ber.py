@@ -35,6 +35,26 @@ class CardVerificationError(SigningError):
     """
 
 
+#: Every `code` a `CardVerificationError` carries, one per step of `signing.verify_card`.
+CARD_ERROR_CODES = frozenset(
+    {
+        "CARD_MALFORMED",
+        "CARD_ISSUER_UNKNOWN",
+        "CARD_HIERARCHY_NOT_ALLOWED",
+        "CARD_ISSUER_EXPIRED",
+        "CARD_CERTIFICATE_SIGNATURE_INVALID",
+        "CARD_SIGNER_REVOKED",
+        "CARD_DATA_SIGNATURE_INVALID",
+        "CARD_MY_NUMBER_DIGEST_MISMATCH",
+        "CARD_ATTRIBUTES_DIGEST_MISMATCH",
+        "CARD_KEY_SIGNATURE_INVALID",
+        "CARD_CHALLENGE_SIGNATURE_INVALID",
+        "CARD_CONTENT_INVALID",
+        "CARD_CHECK_DIGIT_INVALID",
+    }
+)
+
+
 class Tlv(msgspec.Struct, frozen=True, kw_only=True):
     """One TLV found in a buffer: its tag as an integer (`0xDF21`), where it starts (the first
     tag byte), where its value starts and where it ends (one past the last value byte)."""

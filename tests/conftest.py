@@ -176,6 +176,8 @@ def world_settings(
         "CERTSVC_TERMS_VERSION": "2026-04-01",
         "CERTSVC_DB_POOL_MIN": "1",
         "CERTSVC_DB_POOL_MAX": "8",
+        # The kiosk adapter's sealing key: every node shares it, nothing generates it.
+        "CERTSVC_KIOSK_SESSION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     }
     return load_settings(env, mode="test")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 import msgspec
 from litestar import Request, Response, post
@@ -20,14 +20,14 @@ from litestar.params import RawBody
 
 import signing
 from certsvc.api import wire
-from certsvc.api.refusals import ATTESTATION_CODES, refusal_problem
 from certsvc.challenges import ConsumeOutcome, b64url_decode
-from certsvc.errors import Problem
+from certsvc.errors import ATTESTATION_CODES, Problem, refusal_problem
 from certsvc.issuance import (
     CardProof,
     IssueCommand,
     Issued,
     MrzLines,
+    Refused,
     issue_certificates,
 )
 from certsvc.logs import mask_text
@@ -195,8 +195,13 @@ async def create_certificates(
         resources.services,
         now=resources.clock(),
     )
-    if not isinstance(outcome, Issued):
-        raise refusal_problem(outcome)
+    match outcome:
+        case Refused():
+            raise refusal_problem(outcome)
+        case Issued():
+            pass
+        case _:
+            assert_never(outcome)
 
     headers = {"Cache-Control": "no-store"}
     if _wants_shc_file(request):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 import redis.asyncio as redis_asyncio
 from litestar import Litestar
@@ -31,7 +34,8 @@ from tests.e2e.kiosk_flow import (
     resident,
     start,
 )
-from vrs_client.synthetic import SyntheticResident
+from vrs_client import KeyRing, import_files
+from vrs_client.synthetic import SyntheticResident, write_csv_files
 
 
 @pytest.fixture
@@ -387,7 +391,7 @@ async def test_kiosk_keeps_no_personal_data_in_redis(
     residents: list[SyntheticResident],
     resident_entries: dict[str, ResidentEntry],
 ) -> None:
-    entry = resident(resident_entries, index=2)
+    entry = resident(resident_entries, index=1)
     card = load_card(world.directory, entry)
     done = await run_kiosk_session(kiosk, card=card, municipality_code="282022")
     assert done.state == "COMPLETED"
@@ -426,3 +430,77 @@ async def test_kiosk_keeps_no_personal_data_in_redis(
         for blob in [key, *values]:
             for needle in needles:
                 assert needle not in blob, key
+
+
+# --- print retries after the records or the keys changed -----------------------------------------
+
+
+async def test_kiosk_print_retry_after_a_record_correction_is_refused_with_its_code(
+    kiosk: KioskClient,
+    world: World,
+    residents: list[SyntheticResident],
+    resident_entries: dict[str, ResidentEntry],
+    loaded_db: asyncpg.Pool,
+    master_key: bytes,
+    lookup_key: bytes,
+    tmp_path: Path,
+) -> None:
+    entry = resident(resident_entries, index=1)
+    shown = await previewed(kiosk, world, entry)
+    key = "print-retry-key-0003"
+    first = await confirm(kiosk, shown, idempotency_key=key)
+    assert first.status_code == 201, first.text
+
+    # The municipality corrects a lot number: the import revokes what was issued from it.
+    corrected = [
+        msgspec.structs.replace(
+            r,
+            doses=(
+                msgspec.structs.replace(r.doses[0], lot_number="FIX0001"),
+                *r.doses[1:],
+            ),
+        )
+        if r.address_number == entry.address_number and r.municipality_code == "282022"
+        else r
+        for r in residents
+    ]
+    persons, vaccinations = tmp_path / "p.csv", tmp_path / "v.csv"
+    write_csv_files(corrected, persons, vaccinations)
+    async with loaded_db.acquire() as conn:
+        await import_files(
+            conn,
+            KeyRing(master_key=master_key, lookup_key=lookup_key),
+            persons=persons,
+            vaccinations=vaccinations,
+            now=WORLD_NOW,
+            write_reports=False,
+        )
+
+    again = await confirm(kiosk, shown, idempotency_key=key)
+    assert again.status_code == 409, again.text
+    assert _code(again) == "ISSUANCE_REVOKED"
+
+
+async def test_kiosk_print_retry_after_a_key_rotation_is_refused_with_its_code(
+    world_settings: Settings,
+    loaded_db: asyncpg.Pool,
+    clock: MovableClock,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    shutil.copytree(world.key_dir, keys)
+    settings = msgspec.structs.replace(world_settings, key_dir=keys)
+    entry = resident(resident_entries, index=0)
+    key = "print-retry-key-0004"
+    async with kiosk_client(settings, clock) as client:
+        shown = await previewed(client, world, entry)
+        first = await confirm(client, shown, idempotency_key=key)
+        assert first.status_code == 201, first.text
+
+    signing.FileKeyStore(keys).rotate_shc(now=WORLD_NOW)
+    async with kiosk_client(settings, clock) as client:
+        again = await confirm(client, shown, idempotency_key=key)
+    assert again.status_code == 409, again.text
+    assert _code(again) == "REPRINT_KEY_ROTATED"

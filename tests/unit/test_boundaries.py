@@ -54,3 +54,27 @@ def test_only_the_store_talks_to_postgresql_about_data() -> None:
     }
     commands = {u for u in users if u.startswith("certsvc/commands/")}
     assert users - allowed - commands == set()
+
+
+def _certsvc_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "certsvc")
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.level == 0
+            and node.module.split(".")[0] == "certsvc"
+        ):
+            found.add(node.module)
+    return found
+
+
+def test_the_kiosk_adapter_uses_only_the_channel_face() -> None:
+    used = {
+        str(path.relative_to(ROOT)): sorted(_certsvc_modules(path) - {"certsvc.channel"})
+        for path in (ROOT / "kiosk_adapter").rglob("*.py")
+    }
+    assert {path: mods for path, mods in used.items() if mods} == {}

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from certsvc.channel import ConfigurationError, load_settings
 from certsvc.commands import kiosk_sim
 from certsvc.issuance import RefusalCode
-from kiosk_adapter import DEMO_TLS_DIR, demo_tls_paths, open_at
+from kiosk_adapter import DEMO_TLS_DIR, create_kiosk_app, demo_tls_paths, open_at
 from kiosk_adapter._sessions import confirm_digest
 from kiosk_adapter._texts import CARD_REMINDER, CERTIFICATE_REMINDER, abroad_unavailable_text
 from kiosk_adapter._tokens import SessionClaims, TokenInvalid, TokenSealer
@@ -119,3 +120,10 @@ def test_simulator_and_demo_tls_agree_on_file_names() -> None:
     assert paths.server_ca.name == kiosk_sim.SERVER_CA
     assert paths.center_client_cert.name == kiosk_sim.CENTER_CLIENT_CERT
     assert paths.center_client_key.name == kiosk_sim.CENTER_CLIENT_KEY
+
+
+def test_the_adapter_is_not_built_without_its_session_key() -> None:
+    # No generated secrets: a node with its own random key could not open another's tokens.
+    settings = load_settings({}, mode="test")
+    with pytest.raises(ConfigurationError, match="CERTSVC_KIOSK_SESSION_KEY"):
+        create_kiosk_app(settings)

@@ -139,4 +139,6 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
     async def preflight() -> Response[None]:
         return Response(None, status_code=204, headers=_PREFLIGHT)
 
-    return [list_municipalities, jwks, crl, preflight]
+    # The preflight first: registered after the GETs, it would clash with the OPTIONS handler
+    # Litestar adds to a path that has none.
+    return [preflight, list_municipalities, jwks, crl]

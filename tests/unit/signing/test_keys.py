@@ -106,3 +106,18 @@ def test_refresh_keeps_the_keys_when_the_directory_is_half_written(tmp_path: Pat
         running.refresh()
     assert exc.value.code == "KEYS_UNREADABLE"
     assert running.shc_signer().kid == kid
+
+
+def test_a_compromised_key_leaves_the_key_set_after_removal_and_rotation(tmp_path: Path) -> None:
+    # docs/keys-and-revocation.md: move the key file out, then rotate.
+    running = make_store(tmp_path)
+    first = running.shc_signer().kid
+    operator = FileKeyStore(tmp_path / "keys")
+    compromised = operator.rotate_shc(now=NOW)
+    assert running.refresh() is True
+    (tmp_path / "keys" / "shc" / "0002.key.pem").rename(tmp_path / "compromised.pem")
+    replacement = operator.rotate_shc(now=NOW)
+    assert running.refresh() is True
+    assert [k["kid"] for k in running.public_keys()] == [first, replacement]
+    assert compromised not in {k["kid"] for k in running.public_keys()}
+    assert running.shc_signer().kid == replacement

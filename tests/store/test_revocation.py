@@ -19,7 +19,7 @@ from certsvc.revocation import (
 )
 from tests.store.conftest import AMAGASAKI, CHIYODA, NOW
 from tests.store.test_store import MY_NUMBER, issuance, seed_people
-from vrs_client import VrsStore, chain_audit_events, verify_audit_chain
+from vrs_client import VrsStore, chain_audit_events, purge, verify_audit_chain
 
 
 async def _issue(store: VrsStore, tmp_path: Path, *ids: str) -> None:
@@ -173,3 +173,22 @@ async def test_crl_ctr_counts_statements_and_never_goes_down(
     with pytest.raises(RuntimeError):
         await revoke_then_fail()
     assert (await store.shc_crl("kid-1")).ctr == 4
+
+
+async def test_retention_purge_of_crl_entries_bumps_ctr_as_the_app_role(
+    store: VrsStore, db: asyncpg.Pool, tmp_path: Path
+) -> None:
+    await seed_people(store, tmp_path)
+    eight_years = -8 * 366 * 24 * 60
+    async with store.scoped(AMAGASAKI) as tx:
+        person = await tx.find_person_by_my_number(MY_NUMBER)
+        assert person is not None
+        await tx.record_issuance(issuance(person, "OOOOOOOOOOOO", minutes=eight_years))
+        old = NOW + timedelta(minutes=eight_years + 1)
+        await tx.revoke_issuance("OOOOOOOOOOOO", "superseded", old)
+    assert (await store.shc_crl("kid-1")).ctr == 2
+    async with db.acquire() as conn:
+        summary = await purge(conn, now=NOW)
+    assert summary.revocations == 1
+    crl = await store.shc_crl("kid-1")
+    assert (crl.ctr, crl.rids) == (3, [])  # the list changed: ctr up, never back to 1

@@ -9,10 +9,6 @@ import os
 import re
 from typing import Final
 
-import asyncpg
-
-from vrs_client import AuditEvent, chain_service_audit_events, record_service_audit_event
-
 _NAME: Final = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 _TWELVE_DIGITS: Final = re.compile(r"[0-9]{12}")
 
@@ -46,14 +42,3 @@ def operator_actor(args: argparse.Namespace) -> str:
             user = f"uid-{os.getuid()}"
         name = user if _NAME.fullmatch(user) and not _TWELVE_DIGITS.search(user) else "unknown"
     return f"cli:{name}"
-
-
-async def record_service_event(database_url: str, event: AuditEvent) -> None:
-    """Append `event` to the service-wide audit chain and link it at once (admin commands are
-    rare: no need to wait for a running service's chainer)."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        await record_service_audit_event(conn, event)
-        await chain_service_audit_events(conn)
-    finally:
-        await conn.close()

@@ -22,10 +22,15 @@ from typing import Any
 import asyncpg
 from cryptography import x509
 
-from certsvc.commands._operator import add_operator_argument, operator_actor, record_service_event
+from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from signing import FileKeyStore, SigningError
-from vrs_client import AuditEvent, VrsError
+from vrs_client import (
+    AuditEvent,
+    VrsError,
+    chain_service_audit_events,
+    record_service_audit_event,
+)
 
 
 def register(sub: Any) -> None:
@@ -71,45 +76,70 @@ def run(args: argparse.Namespace) -> int:
 def _rotate(
     args: argparse.Namespace, store: FileKeyStore, database_url: str, *, now: datetime
 ) -> int:
-    """Rotate, then record it in the service-wide audit chain. The keys are written first: a
-    rotation must not wait on the database, but one that could not be recorded says so (exit 1)."""
-    actor = operator_actor(args)
-    events = []
-    store.load()
-    if args.shc or not args.barcode_signer:
-        kid = store.rotate_shc(now=now)
-        print(f"new SHC key: {kid} (signs from now on; the old keys stay in the JWKS)")
-        events.append(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="keys.rotate.shc",
-                outcome="rotated",
-                detail=f"kid={kid}",
-            )
-        )
-    if args.barcode_signer:
-        cert = store.rotate_barcode_signer(now=now)
-        print(f"new barcode signer: serial {cert.serial_number:x}")
-        events.append(
-            AuditEvent(
-                at=now,
-                actor=actor,
-                action="keys.rotate.barcode_signer",
-                outcome="rotated",
-                detail=f"serial={cert.serial_number:x}",
-            )
-        )
+    """Rotate and record it in the service-wide audit chain. The database is reached first, so
+    that a rotation that could not be recorded does not happen; should the record still fail
+    afterwards, the line says the rotation is done (exit 1)."""
     try:
-        for event in events:
-            asyncio.run(record_service_event(database_url, event))
+        return asyncio.run(_rotate_recorded(args, store, database_url, now=now))
+    except _Unrecorded as exc:
+        print(
+            f"certsvc keys: {exc.code}: the rotation is done but is not in the audit chain",
+            file=sys.stderr,
+        )
     except (VrsError, OSError, asyncpg.PostgresError) as exc:
         code = exc.code.value if isinstance(exc, VrsError) else "VRS_STORE_UNAVAILABLE"
         print(
-            f"certsvc keys: {code}: the rotation is done but is not in the audit chain",
-            file=sys.stderr,
+            f"certsvc keys: {code}: nothing rotated (the database must record it)", file=sys.stderr
         )
-        return 1
+    return 1
+
+
+class _Unrecorded(Exception):  # noqa: N818 — a state, reported by `_rotate`
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+
+async def _rotate_recorded(
+    args: argparse.Namespace, store: FileKeyStore, database_url: str, *, now: datetime
+) -> int:
+    actor = operator_actor(args)
+    conn = await asyncpg.connect(database_url)
+    try:
+        events = []
+        if args.shc or not args.barcode_signer:
+            kid = store.rotate_shc(now=now)
+            print(f"new SHC key: {kid} (signs from now on; the old keys stay in the JWKS)")
+            events.append(
+                AuditEvent(
+                    at=now,
+                    actor=actor,
+                    action="keys.rotate.shc",
+                    outcome="rotated",
+                    detail=f"kid={kid}",
+                )
+            )
+        if args.barcode_signer:
+            cert = store.rotate_barcode_signer(now=now)
+            print(f"new barcode signer: serial {cert.serial_number:x}")
+            events.append(
+                AuditEvent(
+                    at=now,
+                    actor=actor,
+                    action="keys.rotate.barcode_signer",
+                    outcome="rotated",
+                    detail=f"serial={cert.serial_number:x}",
+                )
+            )
+        try:
+            for event in events:
+                await record_service_audit_event(conn, event)
+            await chain_service_audit_events(conn)
+        except (VrsError, OSError, asyncpg.PostgresError) as exc:
+            raise _Unrecorded(
+                exc.code.value if isinstance(exc, VrsError) else "VRS_STORE_UNAVAILABLE"
+            ) from exc
+    finally:
+        await conn.close()
     return 0
 
 

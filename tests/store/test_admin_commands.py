@@ -107,6 +107,14 @@ async def test_key_rotation_is_audited_in_the_service_chain(
     assert refused.returncode == 2
     assert "CERTSVC_DATABASE_URL" in refused.stderr
     assert signing.FileKeyStore(key_dir).shc_signer().kid == kid
+    # An unreachable database: nothing rotated, said in one line.
+    down = env | {"CERTSVC_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    unreachable = _certsvc(down, "keys", "rotate")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip() == (
+        "certsvc keys: VRS_STORE_UNAVAILABLE: nothing rotated (the database must record it)"
+    )
+    assert signing.FileKeyStore(key_dir).shc_signer().kid == kid
 
 
 async def test_purge_dry_run_command(

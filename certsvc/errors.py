@@ -46,6 +46,9 @@ GENERIC_CODES: Final[Mapping[str, CodeInfo]] = {
     "RATE_LIMITED": CodeInfo(429, "Too many requests; retry after the given delay"),
     "INTERNAL_ERROR": CodeInfo(500, "Internal error; quote the request id to the operator"),
     "DEPENDENCY_UNAVAILABLE": CodeInfo(503, "A backing service is unavailable; retry shortly"),
+    "DATA_KEY_UNAVAILABLE": CodeInfo(
+        503, "This node cannot open the municipality's data key now; retry shortly"
+    ),
     "NOT_READY": CodeInfo(503, "The service is not ready"),
 }
 
@@ -279,6 +282,15 @@ def _on_dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[b
 def _on_store_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if isinstance(exc, VrsError) and exc.code is VrsErrorCode.STORE_UNAVAILABLE:
         return _on_dependency_down(request, exc)
+    if isinstance(exc, VrsError) and exc.code is VrsErrorCode.DATA_KEY_UNWRAP_FAILED:
+        # A node whose master keys do not open a data key (a master-key rotation done out of
+        # order): nothing was written yet, and another node may hold the key, so the balancer may
+        # retry. The operator's fix is named in the log (docs/keys-and-revocation.md).
+        _log.error(
+            "a data key is wrapped under a master key this node does not have: set"
+            " CERTSVC_MASTER_KEY and CERTSVC_MASTER_KEY_PREVIOUS as the master-key procedure says"
+        )
+        return problem_response(Problem("DATA_KEY_UNAVAILABLE", headers={"Retry-After": "5"}))
     return _on_unexpected(request, exc)
 
 

@@ -330,6 +330,14 @@ async def test_master_key_rotation_procedure_issues_at_every_step(
             # (1) the nodes restart one by one with both keys: old and restarted nodes coexist
             await issues(restarted, 1)
             await issues(first, 1)
+        # Out of order, a node with the new key alone cannot open the data keys yet: a 503 the
+        # balancer may retry elsewhere, never a 500, and no issuance written.
+        async with node(new_only, clock) as too_early:
+            entry = people[1]
+            response = await request_certificate(too_early, world, entry, now=WORLD_NOW)
+            assert response.status_code == 503, response.text
+            assert response.json()["code"] == "DATA_KEY_UNAVAILABLE"
+            assert response.headers["retry-after"] == "5"
     async with node(both, clock) as second:
         # (2) every node has both keys: re-wrap every data key under the new one
         rewrapped = _certsvc(both, "rotate-master-key", "--from-previous", "--operator", "kanri")

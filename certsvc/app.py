@@ -20,7 +20,7 @@ from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
 
-from certsvc import api, health
+from certsvc import api, health, metrics
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.key_refresh import key_refresher
@@ -93,13 +93,18 @@ class CertsvcApp(Litestar):
         try:
             await super().__call__(scope, receive, send_wrapper)
         finally:
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(scope=scope, status=status, seconds=elapsed)
+            resources = getattr(self.state, "resources", None)
+            if resources is not None:
+                metrics.observe_pool(resources.pool)
             _access.info(
                 "request",
                 extra={
                     "method": scope.get("method"),
                     "path": scope.get("path"),
                     "status": status,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                    "ms": round(elapsed * 1000, 2),
                 },
             )
             reset_request_id(token)

@@ -59,6 +59,7 @@ from certsvc.issuance import (
     void_certificate,
 )
 from certsvc.logs import configure_logging, mask_text
+from certsvc.ops import serve_beside_ops_listener
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
 from certsvc.revocation import (
@@ -122,6 +123,7 @@ __all__ = [
     "render_pdf",
     "reprint_certificate",
     "revoke_certificate",
+    "serve_beside_ops_listener",
     "system_clock",
     "void_certificate",
 ]

@@ -31,10 +31,12 @@ from typing import TextIO
 import asyncpg
 
 from certsvc.app import create_app
+from certsvc.commands._failures import CommandFailed, Exit
 from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
+from certsvc.ops import create_ops_app, metrics_route, port_in_use
 from certsvc.resources import system_clock
-from certsvc.server import ListenerSpec, free_port, serve_until_stopped
+from certsvc.server import ListenerSpec, ListenerStartError, free_port, serve_until_stopped
 from certsvc.settings import (
     Settings,
     database_url_for,
@@ -152,6 +154,47 @@ def write_demo_env(path: Path, settings: Settings) -> None:
         out.write("\n".join(lines) + "\n")
 
 
+_TEMPORARY_NOTE = (
+    "  (temporary: removed with everything in it, the certificates saved under out/ too, when "
+    "the demo stops;\n   copy what you want to keep, or run certsvc demo --dir DIR to keep it)\n"
+)
+
+
+def _refuse_busy_ports(settings: Settings, environ: Mapping[str, str]) -> None:
+    """Before anything starts: a port the user set explicitly must be free (a port the demo
+    picks itself moves to a free one, and the banner says so)."""
+    chosen = {
+        "CERTSVC_PORT": (settings.host, settings.port),
+        "CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port),
+        "CERTSVC_OPS_PORT": (settings.ops_host, settings.ops_port),
+    }
+    for name, (host, port) in chosen.items():
+        if name in environ and port_in_use(host, port):
+            raise CommandFailed(
+                f"port {port} on {host} ({name}) is in use (another demo?); stop what listens "
+                f"there or set {name} to another port (0: any free port)",
+                Exit.LISTENER,
+            )
+
+
+def _moved_ports(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """A line for each listener that is not on its usual port because that one was taken."""
+    usual = Settings()
+    lines = []
+    for name, field, what in (
+        ("CERTSVC_PORT", "port", "the API"),
+        ("CERTSVC_KIOSK_PORT", "kiosk_port", "the kiosk adapter"),
+        ("CERTSVC_OPS_PORT", "ops_port", "the operations listener"),
+    ):
+        default, actual = getattr(usual, field), getattr(settings, field)
+        if name not in environ and actual != default:
+            lines.append(
+                f"note: port {default} was in use (another demo?), so {what} listens on "
+                f"{actual}; set {name} to choose"
+            )
+    return lines
+
+
 def _banner(
     settings: Settings,
     *,
@@ -161,6 +204,7 @@ def _banner(
     entries: list[ResidentEntry],
     extra: str,
     out: TextIO,
+    temporary: bool = False,
 ) -> None:
     db = mask_url(settings.database_url or "")
     kiosk_try = (
@@ -182,6 +226,9 @@ base URL: {base_url}
 database URL: {db}
 redis URL: {settings.redis_url}
 demo directory: {demo_dir}
+{_TEMPORARY_NOTE if temporary else ""}\
+metrics: {base_url}/metrics (and /metrics, /health, /ready on the operations listener \
+http://{settings.ops_host}:{settings.ops_port})
 {extra}
 
 Ready-made My Number cards (synthetic J-LIS hierarchy; see residents.json):
@@ -210,7 +257,8 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
     demo_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(environ)
     # Validate what the user set before generating anything (unknown names are refused).
-    load_settings(env, mode="demo")
+    given = load_settings(env, mode="demo")
+    _refuse_busy_ports(given, env)
     stores = EmbeddedStores(
         postgres=not env.get("CERTSVC_DATABASE_URL"), redis=not env.get("CERTSVC_REDIS_URL")
     )
@@ -229,6 +277,10 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
             env.update(plugin.prepare(demo_dir, env))
         if "CERTSVC_PORT" not in env:
             env["CERTSVC_PORT"] = str(free_port(env.get("CERTSVC_HOST", "127.0.0.1"), 8000))
+        if "CERTSVC_OPS_PORT" not in env:
+            env["CERTSVC_OPS_PORT"] = str(
+                free_port(env.get("CERTSVC_OPS_HOST", "127.0.0.1"), Settings().ops_port)
+            )
         settings = load_settings(env, mode="demo")
         configure_logging(settings.log_level)
         residents = generate_residents(DEMO_RESIDENTS, municipalities=10, seed=DEMO_SEED)
@@ -237,8 +289,14 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         write_demo_env(demo_dir / "demo.env", settings)
 
         app = create_app(settings)
+        app.register(metrics_route())  # so that a newcomer sees /metrics on the URL they know
         base_url = f"http://{settings.host}:{settings.port}"
-        specs = [ListenerSpec(app, host=settings.host, port=settings.port, name="api")]
+        specs = [
+            ListenerSpec(app, host=settings.host, port=settings.port, name="api"),
+            ListenerSpec(
+                create_ops_app(settings), host=settings.ops_host, port=settings.ops_port, name="ops"
+            ),
+        ]
         extra_lines = []
         for plugin in plugins:
             spec, lines = plugin.listener(settings, demo_dir, system_clock)
@@ -253,10 +311,17 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
                 base_url=base_url,
                 started=started,
                 entries=entries,
-                extra="\n".join(extra_lines),
+                extra="\n".join([*extra_lines, *_moved_ports(settings, environ)]),
                 out=out,
+                temporary=not keep_dir,
             ),
         )
+    except ListenerStartError as exc:
+        raise CommandFailed(
+            f"the {exc.name} listener cannot start on {exc.host}:{exc.port} (in use, or not "
+            "allowed); free the port or set another one",
+            Exit.LISTENER,
+        ) from None
     finally:
         stores.stop()
         if not keep_dir:

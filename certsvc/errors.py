@@ -21,6 +21,7 @@ from litestar.types import ExceptionHandlersMap
 
 from certsvc.issuance import RefusalCode, Refused
 from certsvc.logs import current_request_id
+from certsvc.metrics import count_problem
 from vrs_client import VrsError, VrsErrorCode
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -220,6 +221,7 @@ class Problem(Exception):  # noqa: N818 — it is an answer (RFC 9457 "problem")
 
 
 def problem_response(problem: Problem) -> Response[bytes]:
+    count_problem(problem.code, problem.status)
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + problem.code.lower().replace("_", "-"),
         "title": problem.title,

@@ -31,6 +31,7 @@ import msgspec
 
 import mrz
 import signing
+from certsvc.metrics import counts_issuances
 from certsvc.municipalities import MunicipalityDirectory
 from vrs_client import (
     AuditEvent,
@@ -558,6 +559,7 @@ async def _issue_in_partition(
     raise RuntimeError("could not draw an unused certificate id")
 
 
+@counts_issuances  # certsvc_issuances_total, certsvc_issuance_refusals_total
 async def issue_certificates(
     command: IssueCommand, services: IssuanceServices, *, now: datetime
 ) -> Outcome:

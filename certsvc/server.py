@@ -48,6 +48,16 @@ class ListenerSpec:
         self.client_ca = client_ca
 
 
+class ListenerStartError(RuntimeError):
+    """A listener did not start (its port in use, or its app's start-up failed)."""
+
+    def __init__(self, spec: ListenerSpec) -> None:
+        super().__init__(f"the {spec.name} listener failed to start on {spec.host}:{spec.port}")
+        self.name = spec.name
+        self.host = spec.host
+        self.port = spec.port
+
+
 def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
     """`preferred` if it can be bound on `host`, else any free port."""
     for candidate in ([preferred] if preferred else []) + [0]:
@@ -98,11 +108,9 @@ async def serve_until_stopped(
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     try:
         while not all(server.started for server in servers):
-            if any(task.done() for task in tasks):
-                for task in tasks:
-                    if task.done() and task.exception() is not None:
-                        raise RuntimeError("a listener failed to start") from task.exception()
-                raise RuntimeError("a listener failed to start")
+            for spec, task in zip(specs, tasks, strict=True):
+                if task.done():
+                    raise ListenerStartError(spec)
             await asyncio.sleep(0.02)
         if on_started is not None:
             result = on_started()

@@ -134,6 +134,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     """Log level: DEBUG, INFO, WARNING or ERROR."""
 
+    ops_host: str = "127.0.0.1"
+    """Listen address of the operations listener (/metrics, /health, /ready): keep it private."""
+    ops_port: int = 9180
+    """Listen port of the operations listener of `serve` and `serve-kiosk` (0: any free port)."""
+
     def __repr__(self) -> str:
         parts = []
         for name in self.__struct_fields__:
@@ -243,7 +248,27 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
-    for port_field in ("port", "kiosk_port"):
+    if settings.database_url is not None and urlsplit(settings.database_url).scheme not in {
+        "postgresql",
+        "postgres",
+    }:
+        raise SettingsError(
+            "CERTSVC_DATABASE_URL must be a PostgreSQL URL (postgresql://user:password@host/db)"
+        )
+    if settings.redis_url is not None and urlsplit(settings.redis_url).scheme not in {
+        "redis",
+        "rediss",
+        "unix",
+    }:
+        raise SettingsError("CERTSVC_REDIS_URL must be a Redis URL (redis://host:6379/0)")
+    if settings.db_pool_max < 1:
+        raise SettingsError("CERTSVC_DB_POOL_MAX must be at least 1")
+    if not 0 <= settings.db_pool_min <= settings.db_pool_max:
+        raise SettingsError(
+            "CERTSVC_DB_POOL_MIN must be between 0 and CERTSVC_DB_POOL_MAX "
+            f"({settings.db_pool_max})"
+        )
+    for port_field in ("port", "kiosk_port", "ops_port"):
         if not 0 <= getattr(settings, port_field) <= 65535:
             raise SettingsError(f"{env_name(port_field)} must be a TCP port")
 

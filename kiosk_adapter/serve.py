@@ -11,7 +11,12 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.channel import configure_logging, load_settings
+from certsvc.channel import (
+    Settings,
+    configure_logging,
+    load_settings,
+    serve_beside_ops_listener,
+)
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the
@@ -37,6 +42,10 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "serve-kiosk",
         help="Run the kiosk adapter (mutual TLS, its own port) in production from settings.",
+        description="Serves kiosk protocol v1 on CERTSVC_HOST:CERTSVC_KIOSK_PORT with mutual TLS "
+        "(CERTSVC_KIOSK_TLS_CERT, CERTSVC_KIOSK_TLS_KEY, CERTSVC_KIOSK_CLIENT_CA), and /metrics, "
+        "/health, /ready on the operations listener CERTSVC_OPS_HOST:CERTSVC_OPS_PORT (set a "
+        "port other than serve's when both run on one machine).",
     )
     parser.set_defaults(run=run)
 
@@ -53,6 +62,17 @@ def run(args: argparse.Namespace) -> int:
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
+    # /metrics, /health, /ready on the loopback operations listener: the kiosk listener itself
+    # demands the center's client certificate, which no monitoring system holds.
+    serve_beside_ops_listener(
+        settings,
+        ports={"CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port)},
+        serve=lambda: _serve(uvicorn, settings),
+    )
+    return 0
+
+
+def _serve(uvicorn: Any, settings: Settings) -> None:
     uvicorn.run(
         "kiosk_adapter.serve:create_app_from_env",
         factory=True,
@@ -69,4 +89,3 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         lifespan="on",
     )
-    return 0

@@ -27,6 +27,9 @@ from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._import import (
+    ENCODINGS,
+    PERSON_COLUMNS,
+    VACCINATION_COLUMNS,
     ImportResult,
     ImportSummary,
     Rejection,
@@ -70,8 +73,11 @@ from vrs_client._types import (
 )
 
 __all__ = [
+    "ENCODINGS",
     "EXPORT_COLUMNS",
+    "PERSON_COLUMNS",
     "SERVICE_CHAIN",
+    "VACCINATION_COLUMNS",
     "AuditChainProblem",
     "AuditChainReport",
     "AuditEvent",

@@ -166,29 +166,113 @@ def normalize_name(value: str) -> str | None:
     return None
 
 
-def _records(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
-    """(physical start line, fields) for each record of a contracts §4 CSV file."""
+#: Encodings `import_files` reads: UTF-8 (contracts §4; a BOM is skipped) and CP932, the
+#: Windows superset of Shift_JIS that municipal systems export.
+ENCODINGS = {"utf-8": "utf-8-sig", "cp932": "cp932", "shift_jis": "cp932"}
+
+
+def _sniff_encoding(path: Path) -> str | None:
+    """ "cp932" when the start of a file that is not UTF-8 reads as CP932 Japanese text."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
+        with path.open("rb") as f:
+            head = f.read(64 * 1024)
+    except OSError:
+        return None
+    for cut in range(4):  # the sample may end inside a double-byte character
+        try:
+            text = head[: len(head) - cut].decode("cp932")
+        except UnicodeDecodeError:
+            continue
+        return "cp932" if any(ord(ch) > 0x7F for ch in text) else None
+    return None
+
+
+def _header_problem(path: Path, header: list[str] | None, columns: tuple[str, ...]) -> str | None:
+    """What is wrong with a header row, naming the columns (None if it is right)."""
+    if header is None:
+        return f"{path.name}: the file is empty; it needs the header row " + ",".join(columns)
+    unexpected = [c for c in header if c not in columns]
+    missing = [c for c in columns if c not in header]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if not (unexpected or missing or repeated):
+        return None
+    parts = []
+    if unexpected:
+        parts.append("unexpected column " + ", ".join(repr(c) for c in unexpected))
+    if missing:
+        parts.append("missing column " + ", ".join(missing))
+    if repeated:
+        parts.append("repeated column " + ", ".join(repeated))
+    return (
+        f"{path.name}: {'; '.join(parts)} in the header row (the columns are "
+        f"{','.join(columns)}; see docs/import-format.md)"
+    )
+
+
+def count_rows(path: Path) -> int | None:
+    """Data lines of a CSV file (lines after the header; a quoted line break counts twice, so
+    this is an upper bound for the progress bar's total). None if the file cannot be read."""
+    lines, last = 0, b"\n"
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError:
+        return None
+    if last != b"\n":  # a last line without its line break
+        lines += 1
+    return max(lines - 1, 0)
+
+
+def _records(
+    path: Path, columns: tuple[str, ...], encoding: str = "utf-8"
+) -> Iterator[tuple[int, list[str]]]:
+    """(physical start line, fields) for each record of a contracts §4 CSV file."""
+    codec = ENCODINGS.get(encoding)
+    if codec is None:
+        raise VrsError(
+            VrsErrorCode.IMPORT_FILE_UNREADABLE,
+            f"unknown encoding {encoding!r} (use one of {', '.join(ENCODINGS)})",
+        )
+    line = 1
+    try:
+        with path.open(encoding=codec, newline="") as f:
             reader = csv.reader(f, strict=True)
             header = next(reader, None)
-            if header is None or sorted(header) != sorted(columns) or len(header) != len(columns):
-                raise VrsError(VrsErrorCode.IMPORT_HEADER_INVALID, path.name)
+            problem = _header_problem(path, header, columns)
+            if problem is not None or header is None:
+                raise VrsError(VrsErrorCode.IMPORT_HEADER_INVALID, problem)
             order = [header.index(c) for c in columns]
             previous_end = reader.line_num
             for fields in reader:
                 start = previous_end + 1
-                previous_end = reader.line_num
+                previous_end = line = reader.line_num
                 if not fields:
                     continue
                 if len(fields) != len(columns):
                     yield start, []
                     continue
                 yield start, [fields[i] for i in order]
-    except (UnicodeDecodeError, csv.Error):
-        raise VrsError(VrsErrorCode.IMPORT_FILE_UNREADABLE, path.name) from None
-    except OSError:
-        raise VrsError(VrsErrorCode.IMPORT_FILE_UNREADABLE, path.name) from None
+    except UnicodeDecodeError:
+        hint = (
+            "it reads as Shift_JIS/CP932: run again with --encoding cp932"
+            if encoding == "utf-8" and _sniff_encoding(path) == "cp932"
+            else "convert it to UTF-8 (or CP932 with --encoding cp932)"
+        )
+        raise VrsError(
+            VrsErrorCode.IMPORT_FILE_UNREADABLE,
+            f"{path.name}: not {encoding.upper()} text (after line {line}); {hint}",
+        ) from None
+    except csv.Error:
+        raise VrsError(
+            VrsErrorCode.IMPORT_FILE_UNREADABLE,
+            f"{path.name}: not CSV after line {line} (an unclosed quote or a NUL byte)",
+        ) from None
+    except FileNotFoundError:
+        raise VrsError(VrsErrorCode.IMPORT_FILE_UNREADABLE, f"{path}: no such file") from None
+    except OSError as exc:
+        raise VrsError(VrsErrorCode.IMPORT_FILE_UNREADABLE, f"{path}: {exc.strerror}") from None
 
 
 # --- staging ----------------------------------------------------------------------------------
@@ -370,6 +454,9 @@ _q_clear_touched = "TRUNCATE vrs_touched"
 
 
 class _Importer:
+    encoding = "utf-8"
+    """Of the input files: a key of `ENCODINGS`."""
+
     def __init__(
         self,
         conn: Conn,
@@ -410,7 +497,7 @@ class _Importer:
         my_numbers: set[tuple[str, bytes]] = set()
         batch: list[tuple[Any, ...]] = []
         reject = self.person_rejections.append
-        for line, fields in _records(path, PERSON_COLUMNS):
+        for line, fields in _records(path, PERSON_COLUMNS, self.encoding):
             self.summary.persons_read += 1
             self.tick(1)
             if not fields:
@@ -478,7 +565,7 @@ class _Importer:
         doses: set[tuple[str, str, int]] = set()
         batch: list[tuple[Any, ...]] = []
         reject = self.vaccination_rejections.append
-        for line, fields in _records(path, VACCINATION_COLUMNS):
+        for line, fields in _records(path, VACCINATION_COLUMNS, self.encoding):
             self.summary.vaccinations_read += 1
             self.tick(1)
             if not fields:
@@ -530,6 +617,7 @@ class _Importer:
                     self.vaccination_rejections.append(
                         Rejection(line=r[0], reason=RejectReason.UNKNOWN_PERSON)
                     )
+            self.tick(1)
 
     async def merge(self, *, now: datetime, actor: str) -> None:
         """(4)"""
@@ -557,6 +645,7 @@ class _Importer:
             s.vaccinations_updated += updated
             s.issuances_revoked += revoked
             s.municipalities += 1
+            self.tick(1)
 
 
 _q_set_app_role = "SET ROLE certsvc_app"
@@ -589,6 +678,41 @@ def write_rejections(path: Path, rejections: list[Rejection]) -> Path:
     return out
 
 
+class ImportProgress:
+    """The import's progress on a terminal: one tqdm bar per phase, with its total and an ETA.
+    Phases: `<persons file>: validate+encrypt+copy` (rows; each row is validated, encrypted and
+    batched for the binary copy as it is read, so that one plaintext row at a time is held),
+    `<vaccinations file>: validate+copy`, `check` and `merge` (municipalities)."""
+
+    def __init__(self, *, enabled: bool, file: TextIO | None = None) -> None:
+        self.enabled = enabled
+        self.file = file or sys.stderr
+        self._bar: Any = None
+
+    def phase(self, name: str, total: int | None) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self._bar = tqdm(
+            total=total,
+            unit=" rows" if total is None or "csv" in name else " municipalities",
+            unit_scale=total is None or total >= 10_000,  # 1.20M/3.50M rather than 1200000
+            disable=not self.enabled,
+            file=self.file,
+            desc=name,
+            dynamic_ncols=True,
+        )
+
+    def advance(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
 async def import_files(
     conn: Conn,
     keys: KeyRing,
@@ -601,29 +725,26 @@ async def import_files(
     progress: bool = False,
     progress_file: TextIO | None = None,
     write_reports: bool = True,
+    encoding: str = "utf-8",
 ) -> ImportResult:
     """Import persons.csv (and vaccinations.csv) as described in the module docstring. Writes
-    `<input>.rejected.csv` beside each input when `write_reports`. Raises `VrsError`
-    (`IMPORT_HEADER_INVALID`, `IMPORT_FILE_UNREADABLE`) for a file that cannot be read at all;
+    `<input>.rejected.csv` beside each input when `write_reports`. `encoding` is a key of
+    `ENCODINGS`. Raises `VrsError` (`IMPORT_HEADER_INVALID`, `IMPORT_FILE_UNREADABLE`, with a
+    message naming the file and the column or line) for a file that cannot be read at all;
     nothing is applied then."""
-    from tqdm import tqdm
-
     today = now.date()
-    bar = tqdm(
-        unit=" rows",
-        unit_scale=True,
-        disable=not progress,
-        file=progress_file or sys.stderr,
-        desc="import",
-        dynamic_ncols=True,
-    )
+    bar = ImportProgress(enabled=progress, file=progress_file)
     try:
-        imp = _Importer(conn, keys, today=today, tick=bar.update)
+        imp = _Importer(conn, keys, today=today, tick=bar.advance)
+        imp.encoding = encoding
         imp.known_codes = {r[0] for r in await conn.fetch(_q_list_municipality_codes)}
         async with _as_app_role(conn):
+            bar.phase(f"{persons.name}: validate+encrypt+copy", count_rows(persons))
             await imp.stage_persons(persons)
             if vaccinations is not None:
+                bar.phase(f"{vaccinations.name}: validate+copy", count_rows(vaccinations))
                 await imp.stage_vaccinations(vaccinations)
+            bar.phase("check", len(imp.codes_seen))
             await imp.check()
             s = imp.summary
             s.persons_rejected = len(imp.person_rejections)
@@ -631,6 +752,7 @@ async def import_files(
             if strict and (s.persons_rejected or s.vaccinations_rejected):
                 s.applied = False
             else:
+                bar.phase("merge", len(imp.codes_seen))
                 await imp.merge(now=now, actor=actor)
                 s.persons_unchanged = (
                     s.persons_read - s.persons_rejected - s.persons_inserted - s.persons_updated

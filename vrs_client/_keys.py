@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import asyncpg
+
 from vrs_client._conn import Conn
 from vrs_client._crypto import FieldCipher, KeyRing, master_key_id, unwrap_data_key, wrap_data_key
 from vrs_client._errors import VrsError, VrsErrorCode
@@ -53,9 +55,13 @@ async def get_data_key(
     cipher, wrapped = keys.new_data_key(municipality_code)
     # Two first uses at once: the second INSERT waits on the unique index for the first to commit,
     # then does nothing; it then reads the winner's key instead of using its own.
-    created = await conn.fetchval(
-        _q_create_data_key, municipality_code, wrapped, keys.master_key_id
-    )
+    try:
+        created = await conn.fetchval(
+            _q_create_data_key, municipality_code, wrapped, keys.master_key_id
+        )
+    except asyncpg.ForeignKeyViolationError:
+        # data_keys references municipalities: a code this database does not serve.
+        raise VrsError(VrsErrorCode.MUNICIPALITY_UNKNOWN, municipality_code) from None
     if created is not None:
         return cipher, True
     row = await conn.fetchrow(_q_get_data_key, municipality_code)

@@ -17,6 +17,12 @@ from typing import Any
 import httpx
 
 import signing
+from certsvc.commands._failures import (
+    CommandFailed,
+    Exit,
+    make_private_directory,
+    write_private_file,
+)
 from certsvc.synthetic import (
     DEMO_APP_ID,
     DEMO_APP_VERSION,
@@ -49,6 +55,12 @@ def register(sub: Any) -> None:
 
 
 def _demo_env(demo_dir: Path) -> dict[str, str]:
+    if not (demo_dir / "demo.env").is_file():
+        raise CommandFailed(
+            f"{demo_dir} is not a demo directory (it has no demo.env): give the one the demo's "
+            "banner prints on its line 'demo directory: PATH'",
+            Exit.FILE,
+        )
     env = {}
     for line in (demo_dir / "demo.env").read_text(encoding="utf-8").splitlines():
         name, sep, value = line.partition("=")
@@ -64,7 +76,11 @@ def _pick(entries: list[ResidentEntry], which: str) -> ResidentEntry:
             return entry
     if which.isdigit() and 1 <= int(which) <= len(entries):
         return entries[int(which) - 1]
-    raise SystemExit(f"certsvc app-client: no resident {which!r} in residents.json")
+    raise CommandFailed(
+        f"no resident {which!r} in residents.json: give its position (1-{len(entries)}) or its "
+        "address number",
+        Exit.USAGE,
+    )
 
 
 def _problem(response: httpx.Response) -> int:
@@ -87,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     card = load_card(demo_dir, entry)
     authority = load_authority(demo_dir / "attestation-authority.json")
     out = args.out or demo_dir / "out"
-    out.mkdir(parents=True, exist_ok=True)
+    make_private_directory(out)
 
     with httpx.Client(base_url=base, timeout=30) as http:
         # 1. the terms version the app shows (here: the one the service runs with)
@@ -137,16 +153,16 @@ def run(args: argparse.Namespace) -> int:
         saved = []
         for i, qr in enumerate(cert["shc"]["qr"], start=1):
             path = out / f"{cid}-shc-{i}.png"
-            path.write_bytes(signing.qr_png(signing.shc_qr_symbol(qr)))
+            write_private_file(path, signing.qr_png(signing.shc_qr_symbol(qr)))
             saved.append(path)
         for i, seal in enumerate(cert.get("vdsnc") or [], start=1):
             raw = signing.seal_bytes(seal)
             png = out / f"{cid}-vdsnc-{i}.png"
-            png.write_bytes(signing.qr_png(signing.vdsnc_qr_symbol(raw)))
-            (out / f"{cid}-vdsnc-{i}.json").write_bytes(raw)
+            write_private_file(png, signing.qr_png(signing.vdsnc_qr_symbol(raw)))
+            write_private_file(out / f"{cid}-vdsnc-{i}.json", raw)
             saved.append(png)
         shc_file = out / f"{cid}.smart-health-card"
-        shc_file.write_bytes(signing.shc_file(cert["shc"]["jws"]))
+        write_private_file(shc_file, signing.shc_file(cert["shc"]["jws"]))
         saved.append(shc_file)
         print("  saved         " + "\n                ".join(str(p) for p in saved))
     print(json.dumps({"verify_with": f"certsvc verify {out}/*.png"}), file=sys.stderr)

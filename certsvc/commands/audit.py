@@ -7,11 +7,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import connect_database, require_municipality, store_failure
 from certsvc.settings import load_settings
 from vrs_client import (
     AuditChainReport,
@@ -28,7 +26,10 @@ def register(sub: Any) -> None:
         "audit", help="Link and verify the audit hash chain of a municipality."
     )
     actions = parser.add_subparsers(dest="audit_action", required=True, metavar="ACTION")
-    verify = actions.add_parser("verify", help="verify the chain (exit 0 intact, 1 broken)")
+    verify = actions.add_parser(
+        "verify",
+        help="verify the chain (exit 0 intact, 1 broken, 2 malformed code, 6 unknown municipality)",
+    )
     chain = actions.add_parser("chain", help="link the rows written since the last run")
     for action in (verify, chain):
         which = action.add_mutually_exclusive_group(required=True)
@@ -43,12 +44,14 @@ async def _audit(args: argparse.Namespace) -> AuditChainReport | int:
     settings = load_settings(os.environ, mode="production", required={"database_url"})
     if settings.database_url is None:
         raise RuntimeError("load_settings returned without a required setting")
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect_database(settings.database_url)
     try:
         if args.service:
             if args.audit_action == "chain":
                 return await chain_service_audit_events(conn)
             return await verify_service_audit_chain(conn)
+        # A mistyped or unknown code has no events: "intact" would be a false comfort.
+        await require_municipality(conn, args.municipality)
         if args.audit_action == "chain":
             return await chain_audit_events(conn, municipality_code=args.municipality)
         return await verify_audit_chain(conn, municipality_code=args.municipality)
@@ -60,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = asyncio.run(_audit(args))
     except VrsError as exc:
-        print(f"certsvc audit: {exc.code.value}", file=sys.stderr)
-        return 2
+        subject = "the service chain" if args.service else f"municipality {args.municipality}"
+        raise store_failure(exc, subject=subject) from None
     if isinstance(result, int):
         print(f"linked {result} audit events")
         return 0

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 from cryptography import x509
 
+from certsvc.commands._failures import CommandFailed, Exit, connect_database
 from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from signing import FileKeyStore, SigningError
@@ -78,20 +79,15 @@ def _rotate(
 ) -> int:
     """Rotate and record it in the service-wide audit chain. The database is reached first, so
     that a rotation that could not be recorded does not happen; should the record still fail
-    afterwards, the line says the rotation is done (exit 1)."""
+    afterwards, the line says the rotation is done."""
     try:
         return asyncio.run(_rotate_recorded(args, store, database_url, now=now))
     except _Unrecorded as exc:
-        print(
-            f"certsvc keys: {exc.code}: the rotation is done but is not in the audit chain",
-            file=sys.stderr,
-        )
-    except (VrsError, OSError, asyncpg.PostgresError) as exc:
-        code = exc.code.value if isinstance(exc, VrsError) else "VRS_STORE_UNAVAILABLE"
-        print(
-            f"certsvc keys: {code}: nothing rotated (the database must record it)", file=sys.stderr
-        )
-    return 1
+        raise CommandFailed(
+            f"{exc.code}: the rotation is done but is not in the audit chain", Exit.STORE
+        ) from None
+    except CommandFailed as exc:  # the database could not be reached
+        raise CommandFailed(f"nothing rotated: {exc}", exc.status) from None
 
 
 class _Unrecorded(Exception):  # noqa: N818 — a state, reported by `_rotate`
@@ -103,7 +99,7 @@ async def _rotate_recorded(
     args: argparse.Namespace, store: FileKeyStore, database_url: str, *, now: datetime
 ) -> int:
     actor = operator_actor(args)
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_database(database_url)
     try:
         events = []
         if args.shc or not args.barcode_signer:

@@ -23,6 +23,12 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
+from certsvc.commands._failures import (
+    CommandFailed,
+    Exit,
+    make_private_directory,
+    write_private_file,
+)
 from certsvc.synthetic import load_card, load_residents
 from signing.synthetic import SyntheticCard
 
@@ -245,11 +251,11 @@ async def run_kiosk_session(
 
 def save_pdfs(result: SessionResult, directory: Path) -> list[Path]:
     """Write each copy as `<certificate id>-<n>.pdf` in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_directory(directory)
     paths = []
     for n, pdf in enumerate(result.pdfs, start=1):
         path = directory / f"{result.certificate_id}-{n}.pdf"
-        path.write_bytes(pdf)
+        write_private_file(path, pdf)
         paths.append(path)
     return paths
 
@@ -350,11 +356,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"certsvc kiosk-sim: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"certsvc kiosk-sim: cannot read the demo files ({exc.strerror})", file=sys.stderr)
-        return 2
+        raise CommandFailed(
+            f"cannot read {exc.filename or 'the demo files'} ({exc.strerror}); give the demo "
+            "directory the demo's banner prints",
+            Exit.FILE,
+        ) from None
     except httpx.TransportError as exc:
-        print(f"certsvc kiosk-sim: no connection ({type(exc).__name__})", file=sys.stderr)
-        return 2
+        raise CommandFailed(
+            f"no connection to {args.url} ({type(exc).__name__}); is the demo running, and is "
+            "this its kiosk adapter URL?",
+            Exit.STORE,
+        ) from None
     for screen in result.screens:
         print(f"[{screen.name}]")
         print(f"  ja: {screen.ja}")

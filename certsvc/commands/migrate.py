@@ -7,8 +7,7 @@ import asyncio
 import os
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import connect_database
 from certsvc.settings import load_settings
 from vrs_client import apply_migrations
 
@@ -21,7 +20,7 @@ def register(sub: Any) -> None:
 
 
 async def _migrate(url: str) -> list[str]:
-    conn = await asyncpg.connect(url)
+    conn = await connect_database(url)
     try:
         return await apply_migrations(conn)
     finally:

@@ -13,12 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import connect_database, store_failure
 from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from vrs_client import PurgeSummary, VrsError, purge
@@ -40,7 +38,7 @@ async def _purge(args: argparse.Namespace) -> PurgeSummary:
     settings = load_settings(os.environ, mode="production", required={"database_url"})
     if settings.database_url is None:
         raise RuntimeError("load_settings returned without a required setting")
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect_database(settings.database_url)
     try:
         return await purge(
             conn,
@@ -58,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         s = asyncio.run(_purge(args))
     except VrsError as exc:
-        print(f"certsvc purge: {exc.code.value}", file=sys.stderr)
-        return 1
+        raise store_failure(exc) from None
     print(
         f"{'would purge (dry run, nothing deleted)' if s.dry_run else 'purged'}: "
         f"{s.vaccinations} vaccinations, {s.issuances} issuances, "

@@ -23,8 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
+from certsvc.commands._failures import CommandFailed, Exit, connect_database, store_failure
 from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from vrs_client import VrsError, rotate_master_key
@@ -47,17 +46,34 @@ def register(sub: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _read_new_key(path: Path | None) -> bytes | None:
-    raw = path.read_text(encoding="ascii") if path is not None else sys.stdin.read()
+def _read_new_key(path: Path | None) -> bytes:
+    """The new key, or `CommandFailed` naming the file and what is wrong with it."""
+    source = str(path) if path is not None else "standard input"
+    try:
+        raw = path.read_bytes() if path is not None else sys.stdin.buffer.read()
+    except FileNotFoundError:
+        raise CommandFailed(f"--new-key-file {path}: no such file", Exit.FILE) from None
+    except IsADirectoryError:
+        raise CommandFailed(
+            f"--new-key-file {path} is a directory; give the key file", Exit.FILE
+        ) from None
+    except OSError as exc:
+        raise CommandFailed(f"--new-key-file {path}: {exc.strerror}", Exit.FILE) from None
     try:
         key = base64.b64decode(raw.strip(), validate=True)
     except (binascii.Error, ValueError):
-        return None
-    return key if len(key) == 32 else None
+        key = b""
+    if len(key) != 32:
+        raise CommandFailed(
+            f"{source} does not hold a new master key: it must be base64 of 32 random bytes "
+            "(make one with: head -c 32 /dev/urandom | base64)",
+            Exit.USAGE,
+        )
+    return key
 
 
 async def _rotate(old_key: bytes, new_key: bytes, database_url: str, actor: str) -> int:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_database(database_url)
     try:
         return await rotate_master_key(
             conn,
@@ -82,19 +98,11 @@ def run(args: argparse.Namespace) -> int:
             raise RuntimeError("load_settings returned without a required setting")
         old_key, new_key = settings.master_key_previous, settings.master_key
     else:
-        read = _read_new_key(args.new_key_file)
-        if read is None:
-            print(
-                "certsvc rotate-master-key: the new key must be base64 of 32 bytes",
-                file=sys.stderr,
-            )
-            return 2
-        old_key, new_key = settings.master_key, read
+        old_key, new_key = settings.master_key, _read_new_key(args.new_key_file)
     try:
         count = asyncio.run(_rotate(old_key, new_key, settings.database_url, operator_actor(args)))
     except VrsError as exc:
-        print(f"certsvc rotate-master-key: {exc.code.value}", file=sys.stderr)
-        return 1
+        raise store_failure(exc) from None
     if args.from_previous:
         print(
             f"re-wrapped {count} data keys under CERTSVC_MASTER_KEY; now restart the nodes one by"

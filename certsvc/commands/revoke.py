@@ -3,10 +3,12 @@
     certsvc revoke --municipality CODE CERT_ID --reason REASON [--operator NAME]
     certsvc status --municipality CODE CERT_ID
 
-Exit status: 0 done (revoked / found); 1 refused (the code is printed: MUNICIPALITY_UNKNOWN,
-ISSUANCE_NOT_FOUND, ISSUANCE_VOIDED, ISSUANCE_REVOKED); 2 settings or arguments wrong; 3 the
-database cannot be reached. The revocation is in the CRL of the certificate's key at once, on
-every node; the audit chain of the municipality records the operator and the reason.
+Exit status (the README's table of exit codes): 0 done (revoked / found); 1 refused
+(ISSUANCE_REVOKED, ISSUANCE_VOIDED: the code is printed); 2 settings or arguments wrong (a
+malformed municipality code); 6 the municipality or the certificate is not in the database
+(ISSUANCE_NOT_FOUND); 7 the database cannot be reached. The revocation is in the CRL of the
+certificate's key at once, on every node; the audit chain of the municipality records the
+operator and the reason.
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
+from certsvc.commands._failures import (
+    CommandFailed,
+    Exit,
+    connect_database,
+    require_municipality,
+    store_failure,
+)
 from certsvc.commands._operator import add_operator_argument, operator_actor
-from certsvc.issuance import Refused
+from certsvc.issuance import RefusalCode, Refused
 from certsvc.revocation import (
     CertificateStatus,
     RevocationReason,
@@ -30,7 +38,7 @@ from certsvc.revocation import (
     revoke_certificate,
 )
 from certsvc.settings import load_settings
-from vrs_client import VrsError, VrsErrorCode, VrsStore
+from vrs_client import VrsError, VrsStore
 
 _REQUIRED = {"database_url", "master_key", "lookup_key"}
 
@@ -39,8 +47,10 @@ def register(sub: Any) -> None:
     revoke: argparse.ArgumentParser = sub.add_parser(
         "revoke",
         help="Revoke a certificate: its rid goes on the CRL of its key (audited).",
-        description="Revoke one certificate. Exit 0 revoked, 1 refused (code printed), "
-        "2 settings or arguments, 3 database unreachable.",
+        description="Revoke one certificate: its rid goes on the CRL of its key, on every node at "
+        "once, and the municipality's audit chain records the operator and the reason. Exit 0 "
+        "revoked; 1 refused (already revoked, or voided); 2 settings or arguments; 6 no such "
+        "municipality or certificate; 7 database unreachable.",
     )
     revoke.add_argument("certificate_id", metavar="CERT_ID", help="the certificate ID (12 chars)")
     revoke.add_argument("--municipality", required=True, metavar="CODE", help="6-digit code")
@@ -55,18 +65,24 @@ def register(sub: Any) -> None:
     status: argparse.ArgumentParser = sub.add_parser(
         "status",
         help="Show a certificate's channel, kind, time and state (no personal data).",
-        description="Show one certificate's state: issued, voided or revoked (with the reason). "
-        "Exit 0 found, 1 refused (code printed), 2 settings or arguments, 3 database unreachable.",
+        description="Show one certificate's channel, kind, issued_at and state: issued, voided or "
+        "revoked (with the reason); no personal data. Exit 0 found; 2 settings or arguments; 6 no "
+        "such municipality or certificate; 7 database unreachable.",
     )
     status.add_argument("certificate_id", metavar="CERT_ID", help="the certificate ID (12 chars)")
     status.add_argument("--municipality", required=True, metavar="CODE", help="6-digit code")
     status.set_defaults(run=run_status)
 
 
-async def _with_store(work: Any) -> Any:
+async def _with_store(args: argparse.Namespace, work: Any) -> Any:
     settings = load_settings(os.environ, mode="production", required=_REQUIRED)
     if settings.database_url is None or settings.master_key is None or settings.lookup_key is None:
         raise RuntimeError("load_settings returned without a required setting")
+    conn = await connect_database(settings.database_url)
+    try:
+        await require_municipality(conn, args.municipality)
+    finally:
+        await conn.close()
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=1)
     try:
         store = VrsStore(
@@ -80,14 +96,29 @@ async def _with_store(work: Any) -> Any:
         await pool.close()
 
 
-_FAILURES = (VrsError, OSError, asyncpg.PostgresError)
-
-
-def _failed(command: str, exc: BaseException) -> int:
-    """One line naming the code; 3 when the database cannot be reached, else 1."""
-    code = exc.code if isinstance(exc, VrsError) else VrsErrorCode.STORE_UNAVAILABLE
-    print(f"certsvc {command}: {code.value}", file=sys.stderr)
-    return 3 if code is VrsErrorCode.STORE_UNAVAILABLE else 1
+def _refused(refused: Refused, certificate_id: str) -> CommandFailed:
+    """The one line of a refusal, with the exit status its kind has."""
+    code = refused.code
+    if code is RefusalCode.ISSUANCE_NOT_FOUND:
+        return CommandFailed(
+            f"{code.value}: no certificate {certificate_id} in this municipality; check the ID "
+            "and the municipality",
+            Exit.NOT_FOUND,
+        )
+    if code is RefusalCode.MUNICIPALITY_UNKNOWN:
+        return CommandFailed(f"{code.value}: not in the database", Exit.NOT_FOUND)
+    if code is RefusalCode.ISSUANCE_REVOKED:
+        return CommandFailed(
+            f"{code.value}: {certificate_id} is revoked already; nothing changed",
+            Exit.CHECK_FAILED,
+        )
+    if code is RefusalCode.ISSUANCE_VOIDED:
+        return CommandFailed(
+            f"{code.value}: {certificate_id} was voided (its print failed): it never reached "
+            "anyone and is not revoked",
+            Exit.CHECK_FAILED,
+        )
+    return CommandFailed(f"{code.value} ({certificate_id})", Exit.CHECK_FAILED)
 
 
 def run_revoke(args: argparse.Namespace) -> int:
@@ -104,12 +135,11 @@ def run_revoke(args: argparse.Namespace) -> int:
         )
 
     try:
-        outcome = asyncio.run(_with_store(work))
-    except _FAILURES as exc:
-        return _failed("revoke", exc)
+        outcome = asyncio.run(_with_store(args, work))
+    except VrsError as exc:
+        raise store_failure(exc, subject=f"certificate {args.certificate_id}") from None
     if isinstance(outcome, Refused):
-        print(f"certsvc revoke: {outcome.code.value} ({args.certificate_id})", file=sys.stderr)
-        return 1
+        raise _refused(outcome, args.certificate_id)
     print(
         f"revoked {outcome.certificate_id} ({outcome.reason.value}); "
         f"CRL of key {outcome.kid} is now at ctr {outcome.crl_version}"
@@ -124,12 +154,11 @@ def run_status(args: argparse.Namespace) -> int:
         )
 
     try:
-        outcome = asyncio.run(_with_store(work))
-    except _FAILURES as exc:
-        return _failed("status", exc)
+        outcome = asyncio.run(_with_store(args, work))
+    except VrsError as exc:
+        raise store_failure(exc, subject=f"certificate {args.certificate_id}") from None
     if isinstance(outcome, Refused):
-        print(f"certsvc status: {outcome.code.value} ({args.certificate_id})", file=sys.stderr)
-        return 1
+        raise _refused(outcome, args.certificate_id)
     state = outcome.state if outcome.reason is None else f"{outcome.state} ({outcome.reason})"
     rows = [
         ("certificate", outcome.certificate_id),

@@ -1,27 +1,31 @@
 """`certsvc verify`: Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file.
 
-    certsvc verify FILE... [--jwks FILE] [--crl FILE_OR_URL]... [--csca FILE] [--csca-crl FILE]
+    certsvc verify FILE... [--jwks FILE|URL] [--crl FILE|URL]... [--csca FILE] [--csca-crl FILE]
 
-Keys: `--jwks` (SHC) and `--csca` (VDS-NC) when given, otherwise the local key directory
-(`CERTSVC_KEY_DIR`). Exit status (contracts §5): 0 every item valid; 1 a signature does not verify
-or the key is unknown, or the certificate is revoked (its `rid` is on the `--crl` of its key:
-SHC_REVOKED); 2 signatures verify but something breaks the spec (each listed); 3 an input could
-not be read. `--crl` takes a file or an http(s) URL (`<iss>/.well-known/crl/<kid>.json`), once per
-key; without it revocation is not checked.
+FILE: a QR image (PNG, JPEG), a PDF print-out (its pages rendered with pypdfium2 when
+installed), a compact JWS, a `.smart-health-card` file or a VDS-NC JSON. Keys: `--jwks` (SHC; a
+file or an https URL) and `--csca` (VDS-NC) when given, otherwise the local key directory
+(`CERTSVC_KEY_DIR`). `--crl` (a file or a URL such as `<iss>/.well-known/crl/<kid>.json`, once
+per key) checks revocation; without it revocation is not checked. Exit status (contracts §5): 0
+every item valid; 1 a signature does not verify, the key is unknown, or the certificate is revoked
+(its `rid` is on its key's CRL: SHC_REVOKED); 2 signatures verify but something breaks the spec
+(each listed); 3 an input, the keys or a CRL could not be read — settings missing or wrong and
+usage errors included.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import urllib.request
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import msgspec
 
-from certsvc.settings import load_settings
+from certsvc.settings import SettingsError, load_settings
 from signing import (
     FileKeyStore,
     ShcReport,
@@ -40,20 +44,76 @@ _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM")
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "verify",
-        help="Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file.",
+        help="Verify a certificate: QR image, PDF print-out, JWS, .smart-health-card or VDS-NC.",
+        description="Checks the signatures and every rule of the SMART Health Card and ICAO "
+        "VDS-NC specifications. Exit status: 0 every item valid; 1 a signature does not verify "
+        "(or an unknown key, or revoked); 2 signatures verify but something breaks the spec; "
+        "3 an input or the keys could not be read (a missing setting, a PDF without pypdfium2 "
+        "installed, a bad argument included).",
     )
+    # contracts §5: 2 means "breaks the spec", so a usage error must not exit 2 here.
+    parser.error = _usage_error(parser)  # type: ignore[method-assign]
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    parser.add_argument("--jwks", type=Path, help="JWKS of the SHC issuer (default: local keys)")
+    parser.add_argument(
+        "--jwks",
+        help="JWKS of the SHC issuer: a file, or a URL (https://…, or http://127.0.0.1…) such as "
+        "<issuer>/.well-known/jwks.json (default: the local keys in CERTSVC_KEY_DIR)",
+    )
     parser.add_argument(
         "--crl",
         action="append",
         default=[],
         metavar="FILE_OR_URL",
-        help="SHC CRL JSON ({kid, method, ctr, rids}), a file or an http(s) URL; once per key",
+        help="SHC CRL JSON ({kid, method, ctr, rids}): a file, or a URL (https://…, or "
+        "http://127.0.0.1…) such as <issuer>/.well-known/crl/<kid>.json; once per key",
     )
     parser.add_argument("--csca", type=Path, help="VDS-NC CSCA certificate, PEM")
     parser.add_argument("--csca-crl", type=Path, help="the CSCA's CRL (PEM or DER)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, failure_status=3)
+
+
+def _usage_error(parser: argparse.ArgumentParser) -> Any:
+    def error(message: str) -> NoReturn:
+        parser.print_usage(sys.stderr)
+        parser.exit(3, f"certsvc verify: {message}\n")
+
+    return error
+
+
+def _local_url(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return url.startswith("http://") and host in {"127.0.0.1", "::1", "localhost"}
+
+
+def _fetch_jwks(url: str) -> bytes:
+    """The JWKS at `url` (https, or plain http on loopback only: a JWKS fetched in the clear
+    from elsewhere could be anyone's)."""
+    import httpx
+
+    if not (url.startswith("https://") or _local_url(url)):
+        raise VerifyError("VERIFY_BAD_JWKS", f"{url}: a JWKS URL must be https (or loopback)")
+    try:
+        response = httpx.get(url, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise VerifyError("VERIFY_BAD_JWKS", f"{url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise VerifyError("VERIFY_BAD_JWKS", f"{url}: HTTP {response.status_code}")
+    return response.content
+
+
+def _fetch_crl(url: str) -> bytes:
+    """The CRL at `url`, under the same rule as a JWKS URL (https, or plain http on loopback)."""
+    import httpx
+
+    if not (url.startswith("https://") or _local_url(url)):
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: a CRL URL must be https (or loopback)")
+    try:
+        response = httpx.get(url, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: HTTP {response.status_code}")
+    return response.content
 
 
 class _Keys:
@@ -74,7 +134,15 @@ class _Keys:
 
     def jwks(self) -> dict[str, Any]:
         if self.args.jwks is not None:
-            value = msgspec.json.decode(self.args.jwks.read_bytes())
+            source = str(self.args.jwks)
+            if source.startswith(("https://", "http://")):
+                raw = _fetch_jwks(source)
+            else:
+                raw = Path(source).read_bytes()
+            try:
+                value = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                raise VerifyError("VERIFY_BAD_JWKS", f"{source}: not JSON") from None
             if not isinstance(value, dict):
                 raise VerifyError("VERIFY_BAD_JWKS", "the JWKS is not a JSON object")
             return value
@@ -85,7 +153,15 @@ class _Keys:
             if self._crls is None:
                 self._crls = {}
                 for source in self.args.crl:
-                    crl = msgspec.json.decode(_read_source(source))
+                    raw = (
+                        _fetch_crl(source)
+                        if source.startswith(("https://", "http://"))
+                        else Path(source).read_bytes()
+                    )
+                    try:
+                        crl = msgspec.json.decode(raw)
+                    except msgspec.DecodeError:
+                        raise VerifyError("VERIFY_BAD_CRL", f"{source}: not JSON") from None
                     if not isinstance(crl, dict) or not isinstance(crl.get("kid"), str):
                         raise VerifyError("VERIFY_BAD_CRL", f"{source} is not an SHC CRL")
                     self._crls[crl["kid"]] = crl
@@ -108,16 +184,16 @@ class _Keys:
         return store.csca_certificate_pem(), store.csca_crl_pem()
 
 
-def _read_source(source: str) -> bytes:
-    """The bytes of a file, or of an http(s) URL (a verifier fetching the issuer's CRL)."""
-    if source.startswith(("https://", "http://")):
-        with urllib.request.urlopen(source, timeout=10) as response:  # noqa: S310 — http(s) only
-            body: bytes = response.read(1 << 20)
-            return body
-    return Path(source).read_bytes()
-
-
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except SettingsError as exc:
+        # contracts §5: anything that keeps the inputs from being checked is 3.
+        print(f"certsvc verify: VERIFY_NO_KEYS: {exc}; give --jwks and --csca, or set them")
+        return 3
+
+
+def _run(args: argparse.Namespace) -> int:
     keys = _Keys(args)
     now = datetime.now(UTC)
     worst = 0
@@ -164,18 +240,13 @@ def _why(exc: BaseException) -> str:
 def _read_items(path: Path) -> list[tuple[str, str, Any]]:
     """(label, "shc"|"vdsnc", value) for every certificate code in the file."""
     raw = path.read_bytes()
+    if raw.startswith(b"%PDF-"):
+        return _pdf_items(raw)
     if raw.startswith(_IMAGE_MAGIC):
         found = decode_qr_image(raw)
         if not found:
             raise VerifyError("VERIFY_NO_QR", "no QR code found in the image")
-        items: list[tuple[str, str, Any]] = []
-        for i, qr in enumerate(found):
-            label = f"#qr{i + 1} (version {qr.version}, level {qr.error})"
-            if qr.text.startswith("shc:/"):
-                items.append((label, "shc", shc_qr_to_jws(qr.text)))
-            else:
-                items.append((label, "vdsnc", qr.raw))
-        return items
+        return _qr_items(found)
     if raw.lstrip().startswith(b"<svg") or raw.lstrip().startswith(b"<?xml"):
         raise VerifyError("VERIFY_SVG_UNSUPPORTED", "SVG needs a rasteriser; give a PNG")
     text = raw.decode("utf-8", errors="strict") if raw.isascii() else None
@@ -202,6 +273,48 @@ def _read_items(path: Path) -> list[tuple[str, str, Any]]:
         if stripped.count(".") == 2:
             return [("", "shc", stripped)]
     raise VerifyError("VERIFY_UNKNOWN_FORMAT", "not a QR image, JWS, card file or seal")
+
+
+def _qr_items(found: list[Any], prefix: str = "") -> list[tuple[str, str, Any]]:
+    items: list[tuple[str, str, Any]] = []
+    for i, qr in enumerate(found):
+        label = f"{prefix}#qr{i + 1} (version {qr.version}, level {qr.error})"
+        if qr.text.startswith("shc:/"):
+            items.append((label, "shc", shc_qr_to_jws(qr.text)))
+        else:
+            items.append((label, "vdsnc", qr.raw))
+    return items
+
+
+#: Rendering scale of a PDF page: 300 dpi (PDF units are 1/72 inch), enough for the 80 mm QR
+#: codes of the print-out and far more than a phone's camera sees.
+_PDF_SCALE = 300 / 72
+
+
+def _pdf_items(raw: bytes) -> list[tuple[str, str, Any]]:
+    """The QR codes on every page of a PDF print-out, read off the page rendered at 300 dpi."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise VerifyError(
+            "VERIFY_PDF_UNSUPPORTED",
+            "reading a PDF needs pypdfium2: pip install pypdfium2 (or give a PNG of the QR code)",
+        ) from None
+    try:
+        pdf = pypdfium2.PdfDocument(raw)
+    except pypdfium2.PdfiumError:
+        raise VerifyError("VERIFY_UNREADABLE", "not a readable PDF") from None
+    items: list[tuple[str, str, Any]] = []
+    try:
+        for number in range(len(pdf)):
+            page = pdf[number]
+            image = page.render(scale=_PDF_SCALE, grayscale=True).to_pil()
+            items.extend(_qr_items(decode_qr_image(image), prefix=f"#page{number + 1}"))
+    finally:
+        pdf.close()
+    if not items:
+        raise VerifyError("VERIFY_NO_QR", "no QR code found on the PDF's pages")
+    return items
 
 
 def _obj(value: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def test_demo_serves_issues_verifies_and_stops_cleanly(tmp_path: Path) -> None:
         assert demo.stdout is not None
         lines: list[str] = []
         started = time.monotonic()
-        while not any(line.startswith("demo directory:") for line in lines):
+        while not any(line.startswith("metrics:") for line in lines):
             line = demo.stdout.readline()
             assert line, "the demo exited before it was ready:\n" + "".join(lines)
             lines.append(line)
@@ -53,6 +53,12 @@ def test_demo_serves_issues_verifies_and_stops_cleanly(tmp_path: Path) -> None:
         try:
             assert httpx.get(f"{base_url[1]}/ready", timeout=5).status_code == 200
             assert (demo_dir / "demo.env").stat().st_mode & 0o077 == 0
+            metrics = httpx.get(f"{base_url[1]}/metrics", timeout=5)
+            assert metrics.status_code == 200
+            assert 'route="/ready"' in metrics.text
+            ops_url = re.search(r"operations listener (http://\S+?)\)", banner)
+            assert ops_url is not None, banner
+            assert httpx.get(f"{ops_url[1]}/ready", timeout=5).json() == {"status": "ready"}
             client = subprocess.run(
                 [*CERTSVC, "app-client", "--demo-dir", str(demo_dir), "--kind", "abroad",
                  "--resident", "2"],
@@ -65,6 +71,11 @@ def test_demo_serves_issues_verifies_and_stops_cleanly(tmp_path: Path) -> None:
             assert client.returncode == 0, client.stdout + client.stderr
             pngs = sorted(str(p) for p in (demo_dir / "out").glob("*.png"))
             assert len(pngs) >= 2  # the SHC and the VDS-NC
+            # A certificate carries a name and a birth date: only its owner may read it.
+            assert (demo_dir / "out").stat().st_mode & 0o077 == 0
+            saved = list((demo_dir / "out").iterdir())
+            assert saved
+            assert all(p.stat().st_mode & 0o077 == 0 for p in saved)
             demo_env = dict(
                 line.split("=", 1)
                 for line in (demo_dir / "demo.env").read_text().splitlines()

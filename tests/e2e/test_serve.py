@@ -41,6 +41,7 @@ def test_serve_answers_and_refuses_synthetic_cards(
         "CERTSVC_SHC_ISSUER": "https://vc.example.jp/issuer",
         "CERTSVC_TERMS_VERSION": "2026-04-01",
         "CERTSVC_PORT": str(port),
+        "CERTSVC_OPS_PORT": str(free_port()),
         "CERTSVC_LOG_LEVEL": "WARNING",
     }
     base = f"http://127.0.0.1:{port}"

@@ -45,6 +45,7 @@ def test_serve_kiosk_requires_the_center_certificate(
         "CERTSVC_KIOSK_TLS_KEY": str(tls.server_key),
         "CERTSVC_KIOSK_CLIENT_CA": str(tls.center_ca),
         "CERTSVC_KIOSK_SESSION_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CERTSVC_OPS_PORT": str(free_port()),
         "CERTSVC_LOG_LEVEL": "WARNING",
     }
     url = f"https://127.0.0.1:{port}/kiosk/v1/municipalities"

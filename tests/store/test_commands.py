@@ -53,7 +53,7 @@ async def test_admin_commands(
     assert rotated.returncode == 0, rotated.stderr
     assert "re-wrapped 2 data keys" in rotated.stdout
     stale = _certsvc(env, "export", AMAGASAKI)
-    assert stale.returncode == 1
+    assert stale.returncode == 9  # Exit.KEYS
     assert "VRS_DATA_KEY_UNWRAP_FAILED" in stale.stderr
     env["CERTSVC_MASTER_KEY"] = new_key
     assert _certsvc(env, "export", AMAGASAKI).returncode == 0

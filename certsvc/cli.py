@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "audit",
     "revoke",
     "rekey",
+    "staff",
     "app_client",
     "kiosk_sim",
 )

@@ -119,6 +119,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kiosk_session_key: bytes | None = None
     """Base64 of 32 bytes: AES-GCM key sealing kiosk session tokens. Secret; generated if unset."""
 
+    counter_host: str = "127.0.0.1"
+    """Listen address of the city counter's staff pages (the city's internal network)."""
+    counter_port: int = 8081
+    """Listen port of the city counter's staff pages (0: any free port)."""
+
     rate_person_per_hour: int = 10
     """Issuances per person (My Number HMAC) per hour."""
     rate_client_per_minute: int = 60
@@ -268,7 +273,7 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
             "CERTSVC_DB_POOL_MIN must be between 0 and CERTSVC_DB_POOL_MAX "
             f"({settings.db_pool_max})"
         )
-    for port_field in ("port", "kiosk_port", "ops_port"):
+    for port_field in ("port", "kiosk_port", "ops_port", "counter_port"):
         if not 0 <= getattr(settings, port_field) <= 65535:
             raise SettingsError(f"{env_name(port_field)} must be a TCP port")
 

@@ -9,10 +9,13 @@ municipality (wrapped by the master key); My Number is looked up by its HMAC und
 """
 
 from vrs_client._audit import (
+    AUDIT_PAGE_MAX,
     SERVICE_CHAIN,
     canonical_audit_row,
     chain_audit_events,
     chain_service_audit_events,
+    list_audit_events,
+    record_audit_event,
     record_service_audit_event,
     verify_audit_chain,
     verify_service_audit_chain,
@@ -51,6 +54,7 @@ from vrs_client._store import (
 from vrs_client._types import (
     AuditChainProblem,
     AuditChainReport,
+    AuditEntry,
     AuditEvent,
     Channel,
     DeleteOutcome,
@@ -73,6 +77,7 @@ from vrs_client._types import (
 )
 
 __all__ = [
+    "AUDIT_PAGE_MAX",
     "ENCODINGS",
     "EXPORT_COLUMNS",
     "PERSON_COLUMNS",
@@ -80,6 +85,7 @@ __all__ = [
     "VACCINATION_COLUMNS",
     "AuditChainProblem",
     "AuditChainReport",
+    "AuditEntry",
     "AuditEvent",
     "Channel",
     "DeleteOutcome",
@@ -121,6 +127,7 @@ __all__ = [
     "import_files",
     "is_valid_municipality_code",
     "is_valid_my_number",
+    "list_audit_events",
     "list_crl_versions",
     "list_migrations",
     "list_municipalities",
@@ -128,6 +135,7 @@ __all__ = [
     "municipality_check_digit",
     "my_number_check_digit",
     "purge",
+    "record_audit_event",
     "record_service_audit_event",
     "rotate_master_key",
     "scoped_transaction",

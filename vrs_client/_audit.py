@@ -24,7 +24,8 @@ from asyncpg import Record
 from vrs_client._conn import Conn, fetch_one
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._keys import enter_app_role, enter_scope
-from vrs_client._types import AuditChainProblem, AuditChainReport, AuditEvent
+from vrs_client._store import check_municipality_code
+from vrs_client._types import AuditChainProblem, AuditChainReport, AuditEntry, AuditEvent
 
 GENESIS = bytes(32)
 #: What the service-wide chain's rows carry in place of a municipality code.
@@ -42,11 +43,20 @@ def canonical_audit_row(
     address_number: str | None,
     reason: str | None,
     outcome: str,
+    actor_role: str | None = None,
+    terminal: str | None = None,
+    identity_method: str | None = None,
+    subject: str | None = None,
     detail: str | None = None,
 ) -> bytes:
     """The bytes a chained row's hash covers: a JSON array (msgspec's encoding is deterministic
-    for strings, integers and null), `at` in UTC with microseconds, and `detail` as a ninth item
-    only when the row has one (rows written before it existed hash as they always did)."""
+    for strings, integers and null), `at` in UTC with microseconds.
+
+    The counter's fields (actor role, terminal, identity method, subject; migration 0004) follow
+    as four more items when any of them is set, then an admin action's `detail` (migration 0003)
+    as one more when it is set. A row without them has the eight-item bytes it had before they
+    existed, so rows chained earlier keep verifying, and setting any of them on a chained row
+    changes its bytes (the verifier sees it)."""
     items: list[object] = [
         municipality_code,
         seq,
@@ -57,24 +67,30 @@ def canonical_audit_row(
         reason,
         outcome,
     ]
+    counter = [actor_role, terminal, identity_method, subject]
+    if any(value is not None for value in counter):
+        items.extend(counter)
     if detail is not None:
         items.append(detail)
     return _encoder.encode(items)
 
 
 def _stored_row_bytes(municipality_code: str, seq: int, row: Record) -> bytes:
-    """`canonical_audit_row` of a row as every listing query returns it: columns 1–7 are at,
-    actor, action, address number, reason, outcome, detail."""
+    """`canonical_audit_row` of a row as every listing query returns it (by column name)."""
     return canonical_audit_row(
         municipality_code=municipality_code,
         seq=seq,
-        at=row[1],
-        actor=row[2],
-        action=row[3],
-        address_number=row[4],
-        reason=row[5],
-        outcome=row[6],
-        detail=row[7],
+        at=row["at"],
+        actor=row["actor"],
+        action=row["action"],
+        address_number=row["address_number"],
+        reason=row["reason"],
+        outcome=row["outcome"],
+        actor_role=row["actor_role"],
+        terminal=row["terminal"],
+        identity_method=row["identity_method"],
+        subject=row["subject"],
+        detail=row["detail"],
     )
 
 
@@ -83,8 +99,8 @@ def link(prev_hash: bytes, row_bytes: bytes) -> bytes:
 
 
 class _Chain(msgspec.Struct, frozen=True, kw_only=True):
-    """The statements of one kind of chain. Every listing returns id/seq, at, actor, action,
-    address number, reason, outcome, detail (then prev_hash, hash)."""
+    """The statements of one kind of chain. Every listing returns id (or seq) first, then the
+    columns `_stored_row_bytes` reads by name (and prev_hash, hash for chained rows)."""
 
     ensure_checkpoint: str
     lock_checkpoint: str
@@ -107,7 +123,9 @@ SELECT chained_through_seq, chained_hash FROM audit_checkpoints
 WHERE municipality_code = $1 FOR UPDATE
 """,
     list_unchained="""
-SELECT id, at, actor, action, address_number, reason, outcome, detail FROM audit_events
+SELECT id, at, actor, action, address_number, reason, outcome, detail,
+       actor_role, terminal, identity_method, subject
+FROM audit_events
 WHERE municipality_code = $1 AND seq IS NULL ORDER BY id LIMIT $2
 """,
     link_rows="""
@@ -124,7 +142,8 @@ SELECT chained_through_seq, chained_hash, purged_through_seq, purged_hash
 FROM audit_checkpoints WHERE municipality_code = $1
 """,
     list_chained="""
-SELECT seq, at, actor, action, address_number, reason, outcome, detail, prev_hash, hash
+SELECT seq, at, actor, action, address_number, reason, outcome, detail, prev_hash, hash,
+       actor_role, terminal, identity_method, subject
 FROM audit_events WHERE municipality_code = $1 AND seq IS NOT NULL ORDER BY seq
 """,
     count_unchained="""
@@ -143,7 +162,10 @@ SELECT chained_through_seq, chained_hash FROM service_audit_checkpoint
 WHERE $1::text IS NOT NULL FOR UPDATE
 """,
     list_unchained="""
-SELECT id, at, actor, action, NULL::text, reason, outcome, detail FROM service_audit_events
+SELECT id, at, actor, action, NULL::text AS address_number, reason, outcome, detail,
+       NULL::text AS actor_role, NULL::text AS terminal, NULL::text AS identity_method,
+       NULL::text AS subject
+FROM service_audit_events
 WHERE seq IS NULL AND $1::text IS NOT NULL ORDER BY id LIMIT $2
 """,
     link_rows="""
@@ -160,7 +182,9 @@ SELECT chained_through_seq, chained_hash, purged_through_seq, purged_hash
 FROM service_audit_checkpoint WHERE $1::text IS NOT NULL
 """,
     list_chained="""
-SELECT seq, at, actor, action, NULL::text, reason, outcome, detail, prev_hash, hash
+SELECT seq, at, actor, action, NULL::text AS address_number, reason, outcome, detail,
+       prev_hash, hash, NULL::text AS actor_role, NULL::text AS terminal,
+       NULL::text AS identity_method, NULL::text AS subject
 FROM service_audit_events WHERE seq IS NOT NULL AND $1::text IS NOT NULL ORDER BY seq
 """,
     count_unchained="""
@@ -239,7 +263,7 @@ async def _verify(conn: Conn, chain: _Chain, name: str) -> AuditChainReport:
             if seq != expected_seq:
                 fail(AuditChainProblem.SEQUENCE_GAP, expected_seq)
                 break
-            if row[8] != prev:
+            if row["prev_hash"] != prev:
                 fail(
                     AuditChainProblem.HEAD_MISMATCH
                     if checked == 0
@@ -249,7 +273,7 @@ async def _verify(conn: Conn, chain: _Chain, name: str) -> AuditChainReport:
                 break
             # (4)
             recomputed = link(prev, _stored_row_bytes(name, seq, row))
-            if recomputed != row[9]:
+            if recomputed != row["hash"]:
                 fail(AuditChainProblem.ROW_ALTERED, seq)
                 break
             prev = recomputed
@@ -313,3 +337,107 @@ async def record_service_audit_event(conn: Conn, event: AuditEvent) -> None:
             event.outcome,
             event.detail,
         )
+
+
+#: The most rows one page of the audit review returns.
+AUDIT_PAGE_MAX = 500
+
+# Filters are optional: a NULL parameter matches every row. Newest first; `before_id` pages on.
+_q_list_audit_events = """
+SELECT id, municipality_code, seq, at, actor, action, outcome, address_number, reason,
+       actor_role, terminal, identity_method, subject, detail
+FROM audit_events
+WHERE municipality_code = $1
+  AND ($2::timestamptz IS NULL OR at >= $2)
+  AND ($3::timestamptz IS NULL OR at < $3)
+  AND ($4::text IS NULL OR actor = $4)
+  AND ($5::text IS NULL OR action = $5)
+  AND ($6::text IS NULL OR outcome = $6)
+  AND ($7::bigint IS NULL OR id < $7)
+ORDER BY at DESC, id DESC
+LIMIT $8
+"""
+
+
+async def list_audit_events(
+    conn: Conn,
+    *,
+    municipality_code: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    outcome: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> list[AuditEntry]:
+    """One page of the municipality's audit log, newest first: rows at or after `since` and
+    before `until`, of exactly that actor, action and outcome where given, with an id below
+    `before_id` (the last id of the previous page) where given. `limit` is clamped to
+    1…`AUDIT_PAGE_MAX`. Read in the municipality's partition, in a read-only transaction."""
+    check_municipality_code(municipality_code)
+    limit = max(1, min(limit, AUDIT_PAGE_MAX))
+    async with conn.transaction(readonly=True):
+        await enter_scope(conn, municipality_code=municipality_code)
+        rows = await conn.fetch(
+            _q_list_audit_events,
+            municipality_code,
+            since,
+            until,
+            actor,
+            action,
+            outcome,
+            before_id,
+            limit,
+        )
+    return [
+        AuditEntry(
+            id=r["id"],
+            municipality_code=r["municipality_code"],
+            seq=r["seq"],
+            at=r["at"],
+            actor=r["actor"],
+            action=r["action"],
+            outcome=r["outcome"],
+            address_number=r["address_number"],
+            reason=r["reason"],
+            actor_role=r["actor_role"],
+            terminal=r["terminal"],
+            identity_method=r["identity_method"],
+            subject=r["subject"],
+            detail=r["detail"],
+        )
+        for r in rows
+    ]
+
+
+# Staff administration writes its events from a transaction it holds already (the account rows
+# and their audit rows commit together); this inserts one into a partition entered here.
+_q_insert_audit_event = """
+INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
+                          actor_role, terminal, identity_method, subject, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+"""
+
+
+async def record_audit_event(conn: Conn, *, municipality_code: str, event: AuditEvent) -> None:
+    """Append an unchained audit event to the municipality's log inside the caller's transaction
+    (which this puts into the municipality's partition: do it after the caller's other
+    statements). The chainer links it later."""
+    check_municipality_code(municipality_code)
+    await enter_scope(conn, municipality_code=municipality_code)
+    await conn.execute(
+        _q_insert_audit_event,
+        municipality_code,
+        event.at,
+        event.actor,
+        event.action,
+        event.address_number,
+        event.reason,
+        event.outcome,
+        event.actor_role,
+        event.terminal,
+        event.identity_method,
+        event.subject,
+        event.detail,
+    )

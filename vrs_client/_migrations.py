@@ -3,6 +3,7 @@ transaction and recorded in `schema_migration`."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from importlib import resources
 
@@ -31,7 +32,7 @@ class Migration(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def list_migrations() -> list[Migration]:
-    """All migrations shipped with the package, in order. Raises on a gap or duplicate number."""
+    """All migrations shipped with the package, in order. Raises on a duplicate number."""
     found = []
     for entry in resources.files("vrs_client").joinpath("migrations").iterdir():
         match = _NAME.match(entry.name)
@@ -41,9 +42,11 @@ def list_migrations() -> list[Migration]:
             Migration(version=int(match[1]), name=match[2], sql=entry.read_text(encoding="utf-8"))
         )
     found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise RuntimeError(f"migration numbering has a gap or duplicate at {expected:04d}")
+    # Numbers are reserved per line of work ahead of time, so a number may be unused for a while;
+    # two files with one number would be applied in an arbitrary order, and are refused.
+    for previous, migration in itertools.pairwise(found):
+        if migration.version == previous.version:
+            raise RuntimeError(f"two migrations are numbered {migration.version:04d}")
     return found
 
 

@@ -185,8 +185,9 @@ WITH person AS (
     RETURNING certificate_id
 ), audited AS (
     INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason,
-                              outcome)
-    SELECT $2, $13, $14, $15, $16, $17, $18 FROM issued WHERE $13::timestamptz IS NOT NULL
+                              outcome, actor_role, terminal, identity_method, subject)
+    SELECT $2, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+    FROM issued WHERE $13::timestamptz IS NOT NULL
     RETURNING id
 )
 SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM issued), (SELECT count(*) FROM audited)
@@ -238,8 +239,8 @@ SELECT count(*) FROM deleted
 """
 _q_record_audit_event = """
 INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
-                          detail)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                          actor_role, terminal, identity_method, subject, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 
@@ -283,6 +284,10 @@ def _audit_args(code: str, event: AuditEvent) -> tuple[Any, ...]:
         event.address_number,
         event.reason,
         event.outcome,
+        event.actor_role,
+        event.terminal,
+        event.identity_method,
+        event.subject,
     )
 
 
@@ -354,7 +359,7 @@ class VrsTransaction:
             else _seal_passport(cipher, record.certificate_id, record.passport)
         )
         audit_args: tuple[Any, ...] = (
-            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 6
+            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 10
         )
         row = await fetch_one(
             self.connection,

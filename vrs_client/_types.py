@@ -133,8 +133,9 @@ class Issuance(msgspec.Struct, frozen=True, kw_only=True):
 
 class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     """One audit row (the municipality is the scope's). Codes only: `action`, `reason`,
-    `outcome` match `[a-z][a-z0-9_.]*`; `actor` is a staff id or a channel/center name and may not
-    contain a 12-digit run. Never a My Number, passport number, name or birth date."""
+    `outcome`, `actor_role`, `identity_method` match `[a-z][a-z0-9_.]*`; `actor`, `terminal` and
+    `subject` are staff ids, terminal or channel/center names and may not contain a 12-digit run.
+    Never a My Number, passport number, name or birth date."""
 
     at: datetime
     actor: str
@@ -145,6 +146,35 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     detail: str | None = None
     """What an admin action touched: `key=value` items separated by spaces (counts, a key id, a
     certificate id); never personal data."""
+    actor_role: str | None = None
+    """The actor's staff role at the counter (`counter_staff`, `contractor`, …)."""
+    terminal: str | None = None
+    """The counter terminal the actor worked from (its name)."""
+    identity_method: str | None = None
+    """How the resident was identified at the counter (`card`, `notification_card_photo_id`)."""
+    subject: str | None = None
+    """What an administration action was about: a staff ID or a terminal name."""
+
+
+class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored audit row as the audit review lists it. `seq` is None until the chainer has
+    linked the row."""
+
+    id: int
+    municipality_code: str
+    seq: int | None
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    address_number: str | None
+    reason: str | None
+    actor_role: str | None
+    terminal: str | None
+    identity_method: str | None
+    subject: str | None
+    detail: str | None = None
+    """What an admin action touched (counts, ids); None for the other events."""
 
 
 class RevokedRid(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,11 +6,8 @@ CREATE FUNCTION public.audit_events_guard() RETURNS trigger
     AS $$
 BEGIN
     IF OLD.hash IS NOT NULL
-       OR (NEW.id, NEW.municipality_code, NEW.at, NEW.actor, NEW.action, NEW.address_number,
-           NEW.reason, NEW.outcome, NEW.detail)
-          IS DISTINCT FROM
-          (OLD.id, OLD.municipality_code, OLD.at, OLD.actor, OLD.action, OLD.address_number,
-           OLD.reason, OLD.outcome, OLD.detail) THEN
+       OR (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash')
+          IS DISTINCT FROM (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
         RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
@@ -89,15 +86,23 @@ CREATE TABLE public.audit_events (
     prev_hash bytea,
     hash bytea,
     detail text,
+    actor_role text,
+    terminal text,
+    identity_method text,
+    subject text,
     CONSTRAINT audit_events_action_check CHECK ((action ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_actor_check CHECK ((((length(actor) >= 1) AND (length(actor) <= 200)) AND (actor !~ '[0-9]{12}'::text))),
+    CONSTRAINT audit_events_actor_role_check CHECK ((actor_role ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_address_number_check CHECK (((address_number)::text ~ '^[0-9]{1,15}$'::text)),
     CONSTRAINT audit_events_check CHECK ((((seq IS NULL) = (hash IS NULL)) AND ((seq IS NULL) = (prev_hash IS NULL)))),
     CONSTRAINT audit_events_detail_check CHECK (((detail ~ '^[A-Za-z0-9_.:=,-]+( [A-Za-z0-9_.:=,-]+)*$'::text) AND (length(detail) <= 500) AND (detail !~ '[0-9]{12}'::text))),
     CONSTRAINT audit_events_hash_check CHECK ((length(hash) = 32)),
+    CONSTRAINT audit_events_identity_method_check CHECK ((identity_method ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_outcome_check CHECK ((outcome ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_prev_hash_check CHECK ((length(prev_hash) = 32)),
-    CONSTRAINT audit_events_reason_check CHECK ((reason ~ '^[a-z][a-z0-9_.]{0,63}$'::text))
+    CONSTRAINT audit_events_reason_check CHECK ((reason ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
+    CONSTRAINT audit_events_subject_check CHECK ((((length(subject) >= 1) AND (length(subject) <= 64)) AND (subject !~ '[0-9]{12}'::text))),
+    CONSTRAINT audit_events_terminal_check CHECK ((((length(terminal) >= 1) AND (length(terminal) <= 64)) AND (terminal !~ '[0-9]{12}'::text)))
 );
 
 ALTER TABLE ONLY public.audit_events FORCE ROW LEVEL SECURITY;
@@ -270,6 +275,57 @@ CREATE TABLE public.shc_crls (
     CONSTRAINT shc_crls_kid_check CHECK ((kid ~ '^[A-Za-z0-9_-]{1,128}$'::text))
 );
 
+CREATE TABLE public.staff_accounts (
+    staff_id text NOT NULL,
+    role text NOT NULL,
+    password_hash text NOT NULL,
+    must_change_password boolean DEFAULT true NOT NULL,
+    expires_on date NOT NULL,
+    contract_end date,
+    shared boolean DEFAULT false NOT NULL,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    expired_at timestamp with time zone,
+    expired_by text,
+    session_generation integer DEFAULT 0 NOT NULL,
+    last_sign_in_at timestamp with time zone,
+    password_changed_at timestamp with time zone,
+    CONSTRAINT staff_accounts_check CHECK (((role = 'contractor'::text) = (contract_end IS NOT NULL))),
+    CONSTRAINT staff_accounts_check1 CHECK (((contract_end IS NULL) OR (expires_on <= contract_end))),
+    CONSTRAINT staff_accounts_check2 CHECK (((expired_at IS NULL) = (expired_by IS NULL))),
+    CONSTRAINT staff_accounts_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+    CONSTRAINT staff_accounts_password_hash_check CHECK ((password_hash ~~ '$argon2id$%'::text)),
+    CONSTRAINT staff_accounts_role_check CHECK ((role = ANY (ARRAY['counter_staff'::text, 'contractor'::text, 'supervisor'::text, 'administrator'::text]))),
+    CONSTRAINT staff_accounts_staff_id_check CHECK (((staff_id ~ '^[a-z0-9][a-z0-9._-]{1,31}$'::text) AND (staff_id !~ '[0-9]{12}'::text)))
+);
+
+CREATE TABLE public.staff_municipalities (
+    staff_id text NOT NULL,
+    municipality_code character(6) NOT NULL
+);
+
+CREATE TABLE public.staff_terminals (
+    staff_id text NOT NULL,
+    terminal_id text NOT NULL
+);
+
+CREATE TABLE public.terminals (
+    terminal_id text NOT NULL,
+    name text NOT NULL,
+    enrol_token_hash bytea,
+    enrol_expires_at timestamp with time zone,
+    cookie_hash bytea,
+    enrolled_at timestamp with time zone,
+    created_by text NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    CONSTRAINT terminals_check CHECK (((enrol_token_hash IS NULL) = (enrol_expires_at IS NULL))),
+    CONSTRAINT terminals_cookie_hash_check CHECK ((length(cookie_hash) = 32)),
+    CONSTRAINT terminals_created_by_check CHECK (((length(created_by) >= 1) AND (length(created_by) <= 200))),
+    CONSTRAINT terminals_enrol_token_hash_check CHECK ((length(enrol_token_hash) = 32)),
+    CONSTRAINT terminals_name_check CHECK ((((length(name) >= 1) AND (length(name) <= 64)) AND (name !~ '[0-9]{12}'::text))),
+    CONSTRAINT terminals_terminal_id_check CHECK ((terminal_id ~ '^[A-Za-z0-9_-]{8,64}$'::text))
+);
+
 CREATE TABLE public.vaccinations (
     person_id bigint NOT NULL,
     municipality_code character(6) NOT NULL,
@@ -332,6 +388,27 @@ ALTER TABLE ONLY public.service_audit_events
 ALTER TABLE ONLY public.shc_crls
     ADD CONSTRAINT shc_crls_pkey PRIMARY KEY (kid);
 
+ALTER TABLE ONLY public.staff_accounts
+    ADD CONSTRAINT staff_accounts_pkey PRIMARY KEY (staff_id);
+
+ALTER TABLE ONLY public.staff_municipalities
+    ADD CONSTRAINT staff_municipalities_pkey PRIMARY KEY (staff_id, municipality_code);
+
+ALTER TABLE ONLY public.staff_terminals
+    ADD CONSTRAINT staff_terminals_pkey PRIMARY KEY (staff_id, terminal_id);
+
+ALTER TABLE ONLY public.terminals
+    ADD CONSTRAINT terminals_cookie_hash_key UNIQUE (cookie_hash);
+
+ALTER TABLE ONLY public.terminals
+    ADD CONSTRAINT terminals_enrol_token_hash_key UNIQUE (enrol_token_hash);
+
+ALTER TABLE ONLY public.terminals
+    ADD CONSTRAINT terminals_name_key UNIQUE (name);
+
+ALTER TABLE ONLY public.terminals
+    ADD CONSTRAINT terminals_pkey PRIMARY KEY (terminal_id);
+
 ALTER TABLE ONLY public.vaccinations
     ADD CONSTRAINT vaccinations_pkey PRIMARY KEY (person_id, dose_number);
 
@@ -376,6 +453,18 @@ ALTER TABLE ONLY public.issuances
 
 ALTER TABLE ONLY public.persons
     ADD CONSTRAINT persons_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.staff_municipalities
+    ADD CONSTRAINT staff_municipalities_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
+
+ALTER TABLE ONLY public.staff_municipalities
+    ADD CONSTRAINT staff_municipalities_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff_accounts(staff_id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.staff_terminals
+    ADD CONSTRAINT staff_terminals_staff_id_fkey FOREIGN KEY (staff_id) REFERENCES public.staff_accounts(staff_id) ON DELETE CASCADE;
+
+ALTER TABLE ONLY public.staff_terminals
+    ADD CONSTRAINT staff_terminals_terminal_id_fkey FOREIGN KEY (terminal_id) REFERENCES public.terminals(terminal_id);
 
 ALTER TABLE ONLY public.vaccinations
     ADD CONSTRAINT vaccinations_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
@@ -452,5 +541,13 @@ GRANT UPDATE(prev_hash) ON TABLE public.service_audit_events TO certsvc_app;
 GRANT UPDATE(hash) ON TABLE public.service_audit_events TO certsvc_app;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.shc_crls TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.staff_accounts TO certsvc_app;
+
+GRANT SELECT,INSERT ON TABLE public.staff_municipalities TO certsvc_app;
+
+GRANT SELECT,INSERT ON TABLE public.staff_terminals TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.terminals TO certsvc_app;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.vaccinations TO certsvc_app;

@@ -216,3 +216,23 @@ async def _data_key(conn: asyncpg.pool.PoolConnectionProxy[asyncpg.Record]) -> t
         )
     assert row is not None
     return row[0], row[1]
+
+
+async def test_counter_fields_and_detail_chain_together(store: VrsStore) -> None:
+    async with store.scoped(AMAGASAKI) as tx:
+        await tx.record_audit_event(
+            AuditEvent(at=NOW, actor="cli:officer", action="vrs.export", outcome="exported",
+                       detail="rows=3")
+        )  # fmt: skip
+        await tx.record_audit_event(
+            AuditEvent(at=NOW, actor="tanaka", action="issuance.revoke", outcome="revoked",
+                       actor_role="supervisor", terminal="madoguchi-1",
+                       detail="certificate_id=AAAAAAAAAAAA kid=k")
+        )  # fmt: skip
+    async with store.connection() as conn:
+        assert await chain_audit_events(conn, municipality_code=AMAGASAKI) == 2
+        report = await verify_audit_chain(conn, municipality_code=AMAGASAKI)
+        assert (report.ok, report.checked) == (True, 2)
+        # A chained row's detail cannot be changed, even by the table's owner.
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE audit_events SET detail = 'rows=0' WHERE seq = 1")

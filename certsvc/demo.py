@@ -45,6 +45,7 @@ from certsvc.settings import (
     mask_url,
     settings_to_env,
 )
+from certsvc.supervision import supervised
 from certsvc.synthetic import ResidentEntry, create_world, issue_cards
 from vrs_client import KeyRing, PersonStatus, apply_migrations, import_files
 from vrs_client.synthetic import (
@@ -259,8 +260,13 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
     # Validate what the user set before generating anything (unknown names are refused).
     given = load_settings(env, mode="demo")
     _refuse_busy_ports(given, env)
+    # Durable commits (the default), and Redis keeps an append-only file so that a restart
+    # after a crash keeps the kiosk sessions and single-use claims it held (README: when
+    # PostgreSQL or Redis fails).
     stores = EmbeddedStores(
-        postgres=not env.get("CERTSVC_DATABASE_URL"), redis=not env.get("CERTSVC_REDIS_URL")
+        postgres=not env.get("CERTSVC_DATABASE_URL"),
+        redis=not env.get("CERTSVC_REDIS_URL"),
+        redis_appendonly=True,
     )
     try:
         stores.start()
@@ -302,20 +308,21 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
             spec, lines = plugin.listener(settings, demo_dir, system_clock)
             specs.append(spec)
             extra_lines.append(lines)
-        await serve_until_stopped(
-            specs,
-            log_level="WARNING",
-            on_started=lambda: _banner(
-                settings,
-                demo_dir=demo_dir,
-                base_url=base_url,
-                started=started,
-                entries=entries,
-                extra="\n".join([*extra_lines, *_moved_ports(settings, environ)]),
-                out=out,
-                temporary=not keep_dir,
-            ),
-        )
+        async with supervised(stores):
+            await serve_until_stopped(
+                specs,
+                log_level="WARNING",
+                on_started=lambda: _banner(
+                    settings,
+                    demo_dir=demo_dir,
+                    base_url=base_url,
+                    started=started,
+                    entries=entries,
+                    extra="\n".join([*extra_lines, *_moved_ports(settings, environ)]),
+                    out=out,
+                    temporary=not keep_dir,
+                ),
+            )
     except ListenerStartError as exc:
         raise CommandFailed(
             f"the {exc.name} listener cannot start on {exc.host}:{exc.port} (in use, or not "

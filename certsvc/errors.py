@@ -12,7 +12,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any, Final
 
-import asyncpg
 import msgspec
 import redis.exceptions
 from litestar import Request, Response
@@ -22,7 +21,7 @@ from litestar.types import ExceptionHandlersMap
 from certsvc.issuance import RefusalCode, Refused
 from certsvc.logs import current_request_id
 from certsvc.metrics import count_problem
-from vrs_client import VrsError, VrsErrorCode
+from vrs_client import VrsError, VrsErrorCode, is_store_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://certsvc.invalid/problems/"
@@ -281,9 +280,9 @@ def _on_dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[b
     return problem_response(Problem("DEPENDENCY_UNAVAILABLE", headers={"Retry-After": "5"}))
 
 
-def _on_store_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if isinstance(exc, VrsError) and exc.code is VrsErrorCode.STORE_UNAVAILABLE:
-        return _on_dependency_down(request, exc)
+def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if is_dependency_failure(exc):
+        return _on_dependency_down(_, exc)
     if isinstance(exc, VrsError) and exc.code is VrsErrorCode.DATA_KEY_UNWRAP_FAILED:
         # A node whose master keys do not open a data key (a master-key rotation done out of
         # order): nothing was written yet, and another node may hold the key, so the balancer may
@@ -293,12 +292,6 @@ def _on_store_error(request: Request[Any, Any, Any], exc: Exception) -> Response
             " CERTSVC_MASTER_KEY and CERTSVC_MASTER_KEY_PREVIOUS as the master-key procedure says"
         )
         return problem_response(Problem("DATA_KEY_UNAVAILABLE", headers={"Retry-After": "5"}))
-    return _on_unexpected(request, exc)
-
-
-def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if is_dependency_failure(exc):
-        return _on_dependency_down(_, exc)
     # The message of an arbitrary exception may quote personal data: log the type and where.
     frames = []
     tb = exc.__traceback__
@@ -309,32 +302,29 @@ def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
     return problem_response(Problem("INTERNAL_ERROR"))
 
 
-_DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+# Redis: refused, reset, timed out, or loading its data after a restart (BusyLoadingError is a
+# ConnectionError). PostgreSQL's driver errors are classified by the store's own rule.
+_REDIS_DOWN: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.InterfaceError,
-    asyncpg.exceptions.ConnectionFailureError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    ConnectionError,
-    TimeoutError,
 )
 
 
 def is_dependency_failure(exc: BaseException) -> bool:
-    """True for errors that mean PostgreSQL or Redis is unreachable (answer 503, not 500)."""
-    if isinstance(exc, _DEPENDENCY_ERRORS):
+    """True for errors that mean PostgreSQL or Redis is unreachable, restarting, out of
+    connections or too slow: the one rule by which the service answers 503
+    `DEPENDENCY_UNAVAILABLE` (with `Retry-After`) instead of 500."""
+    if isinstance(exc, _REDIS_DOWN) or is_store_unavailable(exc):
         return True
-    return isinstance(exc, OSError) and exc.errno is not None
+    if isinstance(exc, ExceptionGroup):
+        return all(is_dependency_failure(e) for e in exc.exceptions)
+    return False
 
 
 def exception_handlers() -> ExceptionHandlersMap:
     return {
         Problem: _on_problem,
         HTTPException: _on_http_exception,
-        VrsError: _on_store_error,
-        **dict.fromkeys(_DEPENDENCY_ERRORS, _on_dependency_down),
+        **dict.fromkeys(_REDIS_DOWN, _on_dependency_down),
         Exception: _on_unexpected,
     }

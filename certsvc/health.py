@@ -20,11 +20,9 @@ class Status(msgspec.Struct, frozen=True):
 
 
 async def _postgres_answers(state: State) -> bool:
-    pool = state.resources.pool
     try:
         async with asyncio.timeout(_CHECK_TIMEOUT_S):
-            async with pool.acquire() as conn:
-                await conn.fetchval("SELECT 1")
+            await state.resources.store.ping()
     except Exception:  # noqa: BLE001 — any failure means "not ready"; the probe reports which
         return False
     return True

@@ -57,6 +57,7 @@ class ChannelResources:
             master_key=settings.master_key,
             lookup_key=self.lookup_key,
             previous_master_key=settings.master_key_previous,
+            acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
         )
         self.keys = signing.FileKeyStore(settings.key_dir)
         self.keys.load()

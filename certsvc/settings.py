@@ -62,6 +62,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Minimum connections in the asyncpg pool."""
     db_pool_max: int = 16
     """Maximum connections in the asyncpg pool."""
+    db_acquire_timeout_ms: int = 2000
+    """How long a request waits for a pooled PostgreSQL connection before answering 503."""
 
     master_key: bytes | None = None
     """Base64 of 32 bytes: wraps the per-municipality data keys (AES-256-GCM). Secret."""

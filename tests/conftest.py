@@ -48,7 +48,9 @@ def embedded() -> Iterator[EmbeddedStores | None]:
     if not (want_pg or want_redis):
         yield None
         return
-    stores = EmbeddedStores(postgres=want_pg, redis=want_redis)
+    # Commits without fsync: quicker, and no test of the session crashes this server (the
+    # crash tests in tests/faults/ start a durable one of their own).
+    stores = EmbeddedStores(postgres=want_pg, redis=want_redis, durable=False)
     stores.start()
     try:
         yield stores

@@ -28,7 +28,7 @@ from vrs_client._checks import (
 )
 from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
-from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._errors import VrsError, VrsErrorCode, is_store_unavailable
 from vrs_client._import import (
     ENCODINGS,
     PERSON_COLUMNS,
@@ -125,6 +125,7 @@ __all__ = [
     "get_municipality",
     "get_shc_crl",
     "import_files",
+    "is_store_unavailable",
     "is_valid_municipality_code",
     "is_valid_my_number",
     "list_audit_events",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
+
+import asyncpg
 
 
 class VrsErrorCode(StrEnum):
@@ -40,3 +43,38 @@ class VrsError(Exception):
     def __init__(self, code: VrsErrorCode, message: str | None = None) -> None:
         self.code = code
         super().__init__(f"{code.value}: {message}" if message else code.value)
+
+
+# SQLSTATEs that say "the server is not there for you now", not "your statement is wrong": the
+# whole class 08 (connection exception), 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot
+# connect now (starting up or shutting down), 53300 too many connections.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+_DEAD_PROTOCOL_STATE = re.compile(r"another operation \((2|4)\) is in progress")
+
+
+def is_store_unavailable(exc: BaseException) -> bool:
+    """True when a driver error means PostgreSQL is unreachable, restarting, crashed, out of
+    connections or too slow — a condition a retry later can cure (the caller answers "try
+    again", HTTP 503). False for errors of the statement itself (a bug: HTTP 500)."""
+    if isinstance(exc, VrsError):
+        return exc.code is VrsErrorCode.STORE_UNAVAILABLE
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        return sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+    if isinstance(exc, asyncpg.InterfaceError):
+        # asyncpg has no subclass for these: "connection is closed", "pool is closing".
+        text = str(exc)
+        return "closed" in text or "closing" in text
+    if isinstance(exc, asyncpg.InternalClientError):
+        # A connection that received the server's shutdown notice (57P01) while idle is not
+        # closed but left consuming that error (protocol state 2), terminating (4) or "failed";
+        # its next statement raises this. Another state in progress is a bug (500).
+        text = str(exc)
+        return '"failed" state' in text or bool(_DEAD_PROTOCOL_STATE.search(text))
+    # Refused, reset, broken pipe, a unix socket that is not there (server stopped), and
+    # timeouts (asyncio.TimeoutError is TimeoutError: a pool acquire or a command timeout).
+    return isinstance(exc, ConnectionError | TimeoutError) or (
+        isinstance(exc, OSError) and exc.errno is not None
+    )

@@ -18,7 +18,7 @@ from vrs_client._checks import is_valid_municipality_code
 from vrs_client._conn import Conn, fetch_one
 from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
-from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._errors import VrsError, VrsErrorCode, is_store_unavailable
 from vrs_client._keys import enter_scope, get_data_key
 from vrs_client._types import (
     AuditEvent,
@@ -50,10 +50,16 @@ def translate_driver_errors() -> Any:
     for the logs' traceback, never put in our message)."""
     try:
         yield
-    except (OSError, TimeoutError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
-        raise VrsError(VrsErrorCode.STORE_UNAVAILABLE) from exc
-    except asyncpg.PostgresError as exc:
-        raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
+    except VrsError:
+        raise
+    except Exception as exc:
+        if is_store_unavailable(exc):
+            raise VrsError(VrsErrorCode.STORE_UNAVAILABLE) from exc
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
+        if isinstance(exc, asyncpg.InternalClientError):
+            raise VrsError(VrsErrorCode.STORE_FAILED, type(exc).__name__) from exc
+        raise
 
 
 def check_municipality_code(code: str) -> None:
@@ -444,8 +450,37 @@ class VrsTransaction:
         )
 
 
+#: How long a caller waits for a pooled connection (or for a new one to be made) before the
+#: store reports STORE_UNAVAILABLE: an exhausted pool or a server that does not answer gives a
+#: prompt "try again" instead of a request that hangs.
+DEFAULT_ACQUIRE_TIMEOUT_S = 2.0
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """The connection itself is gone (the server restarted or crashed): every pooled connection
+    opened before is likely gone too."""
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = getattr(exc, "sqlstate", None) or ""
+        return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02"}
+    return isinstance(exc, asyncpg.InterfaceError | asyncpg.InternalClientError | ConnectionError)
+
+
+async def _select_one(conn: Conn) -> None:
+    await conn.fetchval("SELECT 1")
+
+
 class VrsStore:
-    """The VRS store over an asyncpg pool (see the package docstring)."""
+    """The VRS store over an asyncpg pool (see the package docstring).
+
+    Retry rule. A failure that means "PostgreSQL is not there" (`is_store_unavailable`) is
+    retried once, on a fresh connection, only while nothing has been written: reading the public
+    reference data, or opening a scoped transaction (acquire, BEGIN, entering the partition —
+    none of which writes a row). Once `scoped` has handed the transaction to the caller, nothing
+    is retried: a statement may have reached the server, and only the caller knows whether the
+    body can run twice; a failure there, COMMIT included, surfaces as STORE_UNAVAILABLE and the
+    transaction's outcome is PostgreSQL's (rolled back, or — if the connection died during
+    COMMIT — possibly committed). Timeouts are not retried: the wait has been spent already.
+    """
 
     def __init__(
         self,
@@ -454,61 +489,109 @@ class VrsStore:
         master_key: bytes,
         lookup_key: bytes,
         previous_master_key: bytes | None = None,
+        acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S,
     ) -> None:
         self._pool = pool
+        self._acquire_timeout_s = acquire_timeout_s
         self.keys = KeyRing(
             master_key=master_key, lookup_key=lookup_key, previous_master_key=previous_master_key
         )
 
+    async def _retryable(self, exc: BaseException, attempt: int) -> bool:
+        if attempt > 0 or isinstance(exc, TimeoutError) or not is_store_unavailable(exc):
+            return False
+        if _lost_connection(exc):
+            # Connections opened before a restart are dead; have the pool replace them all
+            # rather than find them one failed request at a time.
+            await self._pool.expire_connections()
+        return True
+
+    async def _read(self, query: Any, **kwargs: Any) -> Any:
+        """Run a read-only function on a pooled connection, retried once (see the class)."""
+        with translate_driver_errors():
+            for attempt in range(2):
+                try:
+                    async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
+                        return await query(conn, **kwargs)
+                except Exception as exc:
+                    if not await self._retryable(exc, attempt):
+                        raise
+            raise RuntimeError("unreachable")  # pragma: no cover
+
+    async def ping(self) -> None:
+        """Raise `VrsError` unless PostgreSQL answers a query (readiness probes). Retried once
+        like any read, so connections left from before a server restart do not count against
+        a server that is back."""
+        await self._read(_select_one)
+
     async def list_municipalities(self) -> list[Municipality]:
         """Every municipality served (public reference data)."""
-        with translate_driver_errors():
-            async with self._pool.acquire() as conn:
-                return await list_municipalities(conn)
+        result: list[Municipality] = await self._read(list_municipalities)
+        return result
 
     async def get_municipality(self, code: str) -> Municipality | None:
         """One municipality, or None (public reference data)."""
-        with translate_driver_errors():
-            async with self._pool.acquire() as conn:
-                return await get_municipality(conn, code=code)
+        result: Municipality | None = await self._read(get_municipality, code=code)
+        return result
 
     async def list_revoked_rids(self, kid: str) -> list[RevokedRid]:
         """Revoked rids of one signing key across municipalities (the CRL source)."""
-        with translate_driver_errors():
-            async with self._pool.acquire() as conn:
-                return await list_revoked_rids(conn, kid=kid)
+        result: list[RevokedRid] = await self._read(list_revoked_rids, kid=kid)
+        return result
+
+    async def _open_scoped(
+        self, stack: contextlib.AsyncExitStack, municipality_code: str
+    ) -> VrsTransaction:
+        """Acquire, BEGIN and enter the partition, retried once (see the class); the open
+        transaction is handed to `stack`."""
+        for attempt in range(2):
+            attempt_stack = contextlib.AsyncExitStack()
+            try:
+                conn = await attempt_stack.enter_async_context(
+                    self._pool.acquire(timeout=self._acquire_timeout_s)
+                )
+                tx = await attempt_stack.enter_async_context(
+                    scoped_transaction(conn, self.keys, municipality_code)
+                )
+            except BaseException as exc:
+                # Whatever stopped the opening (a cancellation too), the connection goes back.
+                with contextlib.suppress(Exception):
+                    await attempt_stack.aclose()
+                if not isinstance(exc, Exception) or not await self._retryable(exc, attempt):
+                    raise
+                continue
+            await stack.enter_async_context(attempt_stack)
+            return tx
+        raise RuntimeError("unreachable")  # pragma: no cover
 
     async def shc_crl(self, kid: str) -> ShcCrlState:
-        """The revocation list of one SHC key, as every node serves it (see `_crl`)."""
-        with translate_driver_errors():
-            async with self._pool.acquire() as conn:
-                return await get_shc_crl(conn, kid=kid)
+        """The revocation list of one SHC key, as every node serves it (see `_crl`). A read:
+        retried once like the other public reads."""
+        result: ShcCrlState = await self._read(get_shc_crl, kid=kid)
+        return result
 
     async def crl_versions(self, kids: Sequence[str]) -> dict[str, int]:
         """The `ctr` of each key's revocation list (1 when it never changed)."""
-        with translate_driver_errors():
-            async with self._pool.acquire() as conn:
-                return await list_crl_versions(conn, kids=kids)
+        result: dict[str, int] = await self._read(list_crl_versions, kids=kids)
+        return result
 
     @contextlib.asynccontextmanager
     async def scoped(self, municipality_code: str) -> AsyncIterator[VrsTransaction]:
         """One transaction in one municipality's partition: it runs as `certsvc_app` with
         `vrs.municipality_code` set, so row-level security confines every statement to that
         municipality even when the pool's login is a superuser. Commits on normal exit, rolls
-        back on any exception. Driver failures surface as `VrsError`."""
+        back on any exception. Driver failures surface as `VrsError`; opening the transaction is
+        retried once when PostgreSQL is unavailable, the body never is (see the class)."""
         check_municipality_code(municipality_code)
         with translate_driver_errors():
-            async with (
-                self._pool.acquire() as conn,
-                scoped_transaction(conn, self.keys, municipality_code) as tx,
-            ):
-                yield tx
+            async with contextlib.AsyncExitStack() as stack:
+                yield await self._open_scoped(stack, municipality_code)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
         """A pooled connection for the package's admin functions (import, purge, export, audit)."""
         with translate_driver_errors():
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=self._acquire_timeout_s) as conn:
                 yield conn
 
 

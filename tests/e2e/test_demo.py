@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
+import redis
 
 from certsvc.server import free_port
 
@@ -91,9 +93,53 @@ def test_demo_serves_issues_verifies_and_stops_cleanly(tmp_path: Path) -> None:
             )
             assert verify.returncode == 0, verify.stdout + verify.stderr
             assert verify.stdout.count("VALID") >= 2
+            _stores_are_restarted_after_a_crash(demo, base_url[1], demo_dir)
         finally:
             demo.send_signal(signal.SIGINT)
             rest = demo.communicate(timeout=30)[0]
         assert demo.returncode == 0, rest
         assert "embedded stores removed" in rest
+        # One line per restart, and no personal data in it.
+        assert rest.count("embedded PostgreSQL exited") == 1, rest
+        assert rest.count("embedded Redis exited") == 1, rest
     assert not Path(embedded_root[1]).exists()
+
+
+def _stores_are_restarted_after_a_crash(
+    demo: subprocess.Popen[str], base_url: str, demo_dir: Path
+) -> None:
+    """Kill the demo's PostgreSQL and Redis (SIGKILL): /ready names them while they are down,
+    the demo starts them again by itself, Redis comes back with its data (append-only file),
+    and the service answers again without a restart."""
+    redis_url = next(
+        line.split("=", 1)[1].strip("'")
+        for line in (demo_dir / "demo.env").read_text().splitlines()
+        if line.startswith("CERTSVC_REDIS_URL=")
+    )
+    assert httpx.post(f"{base_url}/v1/app/challenges", timeout=5).status_code == 201
+    with redis.Redis.from_url(redis_url) as client:
+        keys_before = client.dbsize()
+    assert keys_before > 0
+    children = psutil.Process(demo.pid).children()
+    servers = [p for p in children if p.name() in {"postgres", "valkey-server", "redis-server"}]
+    assert {p.name() for p in servers} >= {"postgres"}
+    assert len(servers) == 2
+    for server in servers:
+        server.send_signal(signal.SIGKILL)
+    failing_seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while True:
+        ready = httpx.get(f"{base_url}/ready", timeout=5)
+        if ready.status_code == 200:
+            break
+        assert ready.status_code == 503
+        assert ready.json()["code"] == "NOT_READY"
+        failing_seen.update(ready.json()["failing"])
+        assert time.monotonic() < deadline, "the demo did not restart its stores"
+        time.sleep(0.05)
+    assert failing_seen, "/ready never said which store was down"
+    assert failing_seen <= {"postgres", "redis"}
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.dbsize() >= keys_before
+    assert httpx.post(f"{base_url}/v1/app/challenges", timeout=5).status_code == 201
+    assert httpx.get(f"{base_url}/v1/municipalities", timeout=5).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as redis_asyncio
 
-from certsvc.embedded import EmbeddedStores, sweep_stale_directories
+from certsvc.embedded import EmbeddedStoreError, EmbeddedStores, sweep_stale_directories
 
 
 def _alive(pid: int) -> bool:
@@ -73,3 +74,62 @@ def test_servers_die_with_a_killed_owner_and_the_directory_is_swept() -> None:
     if root.exists():
         assert root in sweep_stale_directories()
     assert not root.exists()
+
+
+_q_durability = """
+SELECT current_setting('fsync'), current_setting('synchronous_commit'),
+       current_setting('full_page_writes')
+"""
+
+
+async def test_the_demo_and_bench_stores_commit_durably_and_tests_may_opt_out() -> None:
+    # `certsvc demo` and bench/ start EmbeddedStores() with the defaults.
+    for durable, expected in ((True, ("on", "on", "on")), (False, ("off", "off", "off"))):
+        with EmbeddedStores(redis=False, durable=durable) as stores:
+            assert stores.postgres is not None
+            conn = await asyncpg.connect(stores.postgres.url)
+            try:
+                row = await conn.fetchrow(_q_durability)
+                assert row is not None
+                assert tuple(row) == expected
+            finally:
+                await conn.close()
+
+
+def _server_user() -> int | None:
+    """The uid that runs the PostgreSQL server (as root; None: ourselves)."""
+    return pwd.getpwnam("embedded_postgres").pw_uid if os.geteuid() == 0 else None
+
+
+async def test_a_killed_server_restarts_on_its_data_despite_a_reused_pid() -> None:
+    with EmbeddedStores(redis=False) as stores:
+        postgres = stores.postgres
+        assert postgres is not None
+        assert postgres.pid is not None
+        conn = await asyncpg.connect(postgres.url)
+        await conn.execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (42)")
+        await conn.close()
+        os.kill(postgres.pid, signal.SIGKILL)
+        while not postgres.exited:
+            time.sleep(0.02)
+        # The lock file outlives a SIGKILL. Its PID is now reused by a live process of the
+        # server's user that is not a postgres of this data, which PostgreSQL alone would take
+        # for a running server and refuse to start.
+        with subprocess.Popen(["sleep", "60"], user=_server_user()) as reuser:
+            lock = postgres.pgdata / "postmaster.pid"
+            _first, rest = lock.read_text().split("\n", 1)
+            lock.write_text(f"{reuser.pid}\n{rest}")
+            try:
+                for _ in range(20):  # the killed server's backends may hold its memory a moment
+                    try:
+                        postgres.restart()
+                        break
+                    except EmbeddedStoreError:
+                        time.sleep(0.5)
+            finally:
+                reuser.kill()
+        conn = await asyncpg.connect(postgres.url)
+        try:
+            assert await conn.fetchval("SELECT n FROM kept") == 42
+        finally:
+            await conn.close()

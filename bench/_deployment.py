@@ -4,6 +4,7 @@ residents, and cards for them (one card key for all, so that making thousands st
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,3 +95,22 @@ def cards_for(world: World, residents: list[SyntheticResident]) -> list[Syntheti
         )
         for r in residents
     ]
+
+
+def tree_cpu(pid: int | None) -> float:
+    """CPU seconds of process `pid` and its descendants, the exited ones it reaped included."""
+    import psutil
+
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total

@@ -9,10 +9,10 @@ adapter, the use case, the stores and the PDF, not the mTLS listener). The clock
 12:00 JST so the service hours never close the bench. Beside it: the PDF rendering alone, on the
 same machine in the same run. Prints figures; asserts nothing.
 
-Reading the figures: a session costs about one PDF (~0.1 s of CPU, one rendering thread per
-process), so one process carries ~8-10 sessions/s. The test client handles one request at a
-time (p50 latency x concurrency exceeds the elapsed time), so the concurrency rows show no
-overlap; scale-out is worker processes behind the center's link.
+Reading the figures: a session costs one PDF (≈ 10 ms of CPU for a domestic page, ≈ 17 ms
+abroad, on one rendering thread per process) plus the use case and the stores. The test client
+handles one request at a time (p50 latency x concurrency exceeds the elapsed time), so the
+concurrency rows show little overlap; scale-out is worker processes behind the center's link.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 from litestar.testing import AsyncTestClient
 
 import signing
-from bench._deployment import bench_env, bench_residents, cards_for, load_residents
+from bench._deployment import bench_env, bench_residents, cards_for, load_residents, tree_cpu
 from certsvc.commands.kiosk_sim import run_kiosk_session
 from certsvc.embedded import EmbeddedStores
 from certsvc.printout import render_certificate_pdf
@@ -49,6 +49,7 @@ async def _drive(
     sessions: int,
     concurrencies: list[int],
     now: datetime,
+    stores: tuple[int | None, int | None],
 ) -> None:
     settings = load_settings(env, mode="test")
     app = create_kiosk_app(settings, clock=lambda: now)
@@ -78,8 +79,17 @@ async def _drive(
                         raise RuntimeError(result.state)
 
             t0 = time.perf_counter()
+            cpu0 = (time.process_time(), tree_cpu(stores[0]), tree_cpu(stores[1]))
             await asyncio.gather(*(worker(queue, latencies) for _ in range(concurrency)))
             elapsed = time.perf_counter() - t0
+            own, pg, rd = (
+                (after - before) / sessions * 1000
+                for after, before in zip(
+                    (time.process_time(), tree_cpu(stores[0]), tree_cpu(stores[1])),
+                    cpu0,
+                    strict=True,
+                )
+            )
             latencies.sort()
             p50 = latencies[len(latencies) // 2] * 1000
             p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
@@ -87,40 +97,75 @@ async def _drive(
                 f"kiosk sessions, concurrency {concurrency:>3}: {sessions / elapsed:7.1f} /s "
                 f"(p50 {p50:6.0f} ms, p95 {p95:6.0f} ms; {sessions} sessions, 1 copy, domestic)"
             )
+            print(
+                f"  CPU per session: adapter + kiosk client + PDF {own:.1f} ms, "
+                f"PostgreSQL {pg:.1f} ms, Redis {rd:.1f} ms"
+            )
 
 
-def _pdf_rate(world_key_dir: Path, now: datetime) -> None:
-    keys = signing.FileKeyStore(world_key_dir)
-    keys.load()
+def _pdf_cpu(world_key_dir: Path, now: datetime) -> None:
+    """CPU milliseconds per page of a domestic and an abroad print-out (3 doses), measured in
+    alternating rounds in this one process so that both see the same machine load."""
     from datetime import date
 
-    cert = signing.Certificate(
-        certificate_id="ABCDEFGH2345",
-        issued_at=now,
-        kind="domestic",
-        holder=signing.Holder(family_name="山田", given_name="太郎", birth_date=date(1980, 1, 2)),
-        doses=tuple(
-            signing.Dose(number=n, date=date(2021, 6, n), product="COMIRNATY", lot="FF1234")
-            for n in range(1, 4)
-        ),
-        municipality=signing.Municipality(
-            code="282022", name_ja="尼崎市", name_en="Amagasaki City"
-        ),
-        rid=None,
-    )
-    jws = signing.sign_shc(
-        cert,
-        issuer="https://demo.certsvc.invalid/issuer",
-        signer=keys.shc_signer(),
-        vaccination_authority="MHLW_Gov_of_JAPAN",
-    )
-    texts = [signing.shc_qr_text(j) for j in jws]
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < 3:
-        render_certificate_pdf(cert, shc_qr_texts=texts)
-        n += 1
-    rate = n / (time.perf_counter() - t0)
-    print(f"PDF rendering alone (domestic, 3 doses, 1 thread): {rate:7.1f} /s")
+    keys = signing.FileKeyStore(world_key_dir)
+    keys.load()
+    pages = {}
+    for kind in ("domestic", "abroad"):
+        abroad = kind == "abroad"
+        cert = signing.Certificate(
+            certificate_id="ABCDEFGH2345",
+            issued_at=now,
+            kind="abroad" if abroad else "domestic",
+            holder=signing.Holder(
+                family_name="山田",
+                given_name="太郎",
+                birth_date=date(1980, 1, 2),
+                family_name_roman="YAMADA" if abroad else None,
+                given_names_roman="TARO" if abroad else None,
+                nationality="JPN" if abroad else None,
+                passport_number="TR1234567" if abroad else None,
+            ),
+            doses=tuple(
+                signing.Dose(number=n, date=date(2021, 6, n), product="COMIRNATY", lot="FF1234")
+                for n in range(1, 4)
+            ),
+            municipality=signing.Municipality(
+                code="282022", name_ja="尼崎市", name_en="Amagasaki City"
+            ),
+            rid=None,
+        )
+        jws = signing.sign_shc(
+            cert,
+            issuer="https://demo.certsvc.invalid/issuer",
+            signer=keys.shc_signer(),
+            vaccination_authority="MHLW_Gov_of_JAPAN",
+        )
+        seals = (
+            signing.sign_vdsnc(
+                cert, signer=keys.barcode_signer(), vaccination_authority="MHLW_Gov_of_JAPAN"
+            )
+            if abroad
+            else []
+        )
+        texts = [signing.shc_qr_text(j) for j in jws]
+        payloads = [signing.seal_bytes(x) for x in seals]
+        pages[kind] = (cert, texts, payloads)
+        render_certificate_pdf(cert, shc_qr_texts=texts, vdsnc_payloads=payloads)  # warm-up
+    rounds: dict[str, list[float]] = {"domestic": [], "abroad": []}
+    for _ in range(5):
+        for kind, (cert, texts, payloads) in pages.items():
+            c0 = time.process_time()
+            for _ in range(20):
+                render_certificate_pdf(cert, shc_qr_texts=texts, vdsnc_payloads=payloads)
+            rounds[kind].append((time.process_time() - c0) / 20 * 1000)
+    for kind, ms in rounds.items():
+        print(
+            f"PDF {kind:<8} (3 doses): {sorted(ms)[len(ms) // 2]:5.1f} ms of CPU per page "
+            f"(best {min(ms):.1f}, worst {max(ms):.1f}; 5 alternating rounds of 20)"
+        )
+    d, a = (sorted(rounds[k])[2] for k in ("domestic", "abroad"))
+    print(f"PDF ratio abroad / domestic {a / d:.2f}")
 
 
 def main() -> None:
@@ -148,9 +193,16 @@ def main() -> None:
         asyncio.run(load_residents(env, root, residents))
         cards = list(zip(residents[:200], cards_for(world, residents[:200]), strict=True))
         print(f"{os.cpu_count()} CPUs; in-process ASGI client (no TLS); client work included")
-        _pdf_rate(world.key_dir, now)
+        _pdf_cpu(world.key_dir, now)
         asyncio.run(
-            _drive(env, cards, sessions=args.sessions, concurrencies=concurrencies, now=now)
+            _drive(
+                env,
+                cards,
+                sessions=args.sessions,
+                concurrencies=concurrencies,
+                now=now,
+                stores=(stores.postgres.pid, stores.redis.pid),
+            )
         )
 
 

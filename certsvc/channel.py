@@ -147,19 +147,22 @@ def decode_strict(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
 _RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certsvc-pdf")
 
 
-def _render(issued: Issued) -> bytes:
+def _render(issued: Issued, sample: bool | None) -> bytes:
     return render_certificate_pdf(
         issued.certificate,
         shc_qr_texts=[signing.shc_qr_text(j) for j in issued.shc_jws],
         vdsnc_payloads=[signing.seal_bytes(s) for s in issued.vdsnc],
+        sample=sample,
     )
 
 
-async def render_pdf(issued: Issued) -> bytes:
+async def render_pdf(issued: Issued, *, sample: bool | None = None) -> bytes:
     """The A4 PDF of an issued certificate (deterministic: a reprint gives the same bytes),
-    rendered off the event loop. Holds personal data: send it, never store or log it."""
+    rendered off the event loop. Holds personal data: send it, never store or log it.
+    `sample`: mark it 見本 / SAMPLE; by default when its issuer is a reserved example name, as
+    every demo and test deployment's is."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_RENDERER, functools.partial(_render, issued))
+    return await loop.run_in_executor(_RENDERER, functools.partial(_render, issued, sample))
 
 
 def mtls_listener(

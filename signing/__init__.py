@@ -24,10 +24,12 @@ from signing._keystore import FileKeyStore, KeyStore, KeyStoreError
 from signing._qr import (
     DecodedQr,
     QrError,
+    QrStructure,
     QrSymbol,
     decode_qr_image,
     qr_png,
     qr_svg,
+    read_qr_matrix,
     shc_qr_symbol,
     vdsnc_qr_symbol,
 )
@@ -97,6 +99,7 @@ __all__ = [
     "OtherName",
     "Product",
     "QrError",
+    "QrStructure",
     "QrSymbol",
     "ShcError",
     "ShcReport",
@@ -123,6 +126,7 @@ __all__ = [
     "public_jwk",
     "qr_png",
     "qr_svg",
+    "read_qr_matrix",
     "seal_bytes",
     "shc_file",
     "shc_qr_symbol",

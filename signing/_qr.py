@@ -2,8 +2,13 @@
 mode, level M, version ≤ 40), as module matrices, PNG and SVG; and a decoder for tests and
 `certsvc verify`.
 
-Written with segno given explicit segments, because segno reports the segments it wrote and
-that is what the tests check (shc-jp.md "QR"); read back with zxing-cpp.
+Both encoders run in C or near it, because a kiosk prints a page per session: the SHC QR comes
+from zxing-cpp's writer (C++, with the standard mask selection), which writes the text `shc:/` +
+digits as exactly byte `shc:/` then numeric at level L; the VDS-NC QR from `_qr_encode` (one
+byte segment as given, a cached template and a fixed mask), because zxing-cpp optimises modes
+and would split a seal into byte, alphanumeric and ECI segments. `QrSymbol.segments` is read
+back from the matrix itself (`_qr_read`), so a test sees the segments the encoder really wrote
+(shc-jp.md "QR", vdsnc.md "QR").
 """
 
 from __future__ import annotations
@@ -12,18 +17,21 @@ import io
 from typing import Final
 
 import msgspec
-import segno
-from segno import consts, encoder
+import zxingcpp
 
 from signing._errors import SigningError
+from signing._qr_encode import encode_segments
+from signing._qr_read import QrStructure, read_qr_matrix
 
 __all__ = [
     "DecodedQr",
     "QrError",
+    "QrStructure",
     "QrSymbol",
     "decode_qr_image",
     "qr_png",
     "qr_svg",
+    "read_qr_matrix",
     "shc_qr_symbol",
     "vdsnc_qr_symbol",
 ]
@@ -42,8 +50,6 @@ class QrSymbol(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     error: str
     """Error correction level: L, M, Q or H."""
-    segments: tuple[tuple[str, int], ...]
-    """(mode, character count) per segment: mode `byte`, `numeric`, `alphanumeric`, `kanji`."""
     matrix: tuple[bytes, ...]
 
     @property
@@ -51,58 +57,58 @@ class QrSymbol(msgspec.Struct, frozen=True, kw_only=True):
         """Modules per side."""
         return len(self.matrix)
 
+    @property
+    def segments(self) -> tuple[tuple[str, int], ...]:
+        """(mode, character count) per segment as read back from the matrix: mode `byte`,
+        `numeric`, `alphanumeric`, `kanji` or `eci`. Decodes the symbol; for checks, not for
+        the print path."""
+        return read_qr_matrix(self.matrix).segments
 
-_MODE_NAMES: Final = {
-    consts.MODE_BYTE: "byte",
-    consts.MODE_NUMERIC: "numeric",
-    consts.MODE_ALPHANUMERIC: "alphanumeric",
-    consts.MODE_KANJI: "kanji",
-}
 
-
-def _symbol(code: encoder.Code) -> QrSymbol:
-    error = {
-        consts.ERROR_LEVEL_L: "L",
-        consts.ERROR_LEVEL_M: "M",
-        consts.ERROR_LEVEL_Q: "Q",
-        consts.ERROR_LEVEL_H: "H",
-    }[code.error]
-    return QrSymbol(
-        version=code.version,
-        error=error,
-        segments=tuple((_MODE_NAMES[s.mode], s.char_count) for s in code.segments),
-        matrix=tuple(bytes(row) for row in code.matrix),
-    )
+# zxing-cpp's image of a symbol: one byte per module, 0 dark and 255 light.
+_DARK_IS_ONE: Final = bytes([1] + [0] * 255)
 
 
 def shc_qr_symbol(qr_text: str) -> QrSymbol:
     """The QR of one SMART Health Card: exactly two segments, byte `shc:/` then numeric digits,
     level L (not boosted), version ≤ 22 (`QR_TOO_LARGE` otherwise)."""
-    if not qr_text.startswith("shc:/") or not qr_text[5:].isdigit():
+    digits = qr_text[5:]
+    # A compact JWS has at least five characters (three parts, two dots): ten digits. Below
+    # that, a mode-optimising writer folds the digits into the byte segment.
+    if not qr_text.startswith("shc:/") or not digits.isdigit() or not qr_text.isascii():
         raise QrError("QR_BAD_CONTENT", "an SHC QR is shc:/ followed by digits")
-    try:
-        code = encoder.encode(  # type: ignore[no-untyped-call]
-            [(qr_text[:5], consts.MODE_BYTE), (qr_text[5:], consts.MODE_NUMERIC)],
-            error="L",
-            boost_error=False,
-            micro=False,
-        )
-    except segno.DataOverflowError:
-        raise QrError("QR_TOO_LARGE", "the card does not fit a QR code") from None
-    if code.version > SHC_MAX_VERSION:
+    if len(digits) < 10 or len(digits) % 2:
+        raise QrError("QR_BAD_CONTENT", "an SHC QR holds a whole compact JWS")
+    # An SHC QR of version 22 at level L holds 2 390 digits; refuse larger before encoding.
+    if len(qr_text) > 5 + 2390:
         raise QrError("QR_TOO_LARGE", "an SHC QR must be version 22 or lower")
-    return _symbol(code)
+    try:
+        code = zxingcpp.create_barcode(qr_text, zxingcpp.BarcodeFormat.QRCode, ec_level="L")
+    except (ValueError, RuntimeError):
+        raise QrError("QR_TOO_LARGE", "the card does not fit a QR code") from None
+    image = code.to_image(scale=1, add_quiet_zones=False)
+    n = image.shape[0]
+    raw = bytes(memoryview(image)).translate(_DARK_IS_ONE)  # type: ignore[arg-type]  # buffer protocol, not in the stubs
+    version = (n - 17) // 4
+    # `]Q1`: a model 2 symbol without ECI (ISO 18004 Annex F); level as asked, not boosted.
+    if code.symbology_identifier != "]Q1" or code.ec_level != "L":
+        raise QrError("QR_ENCODER", "the QR writer did not write an SHC QR as specified")
+    if version > SHC_MAX_VERSION:
+        raise QrError("QR_TOO_LARGE", "an SHC QR must be version 22 or lower")
+    return QrSymbol(
+        version=version, error="L", matrix=tuple(raw[i * n : (i + 1) * n] for i in range(n))
+    )
 
 
 def vdsnc_qr_symbol(payload: bytes) -> QrSymbol:
     """The QR of one VDS-NC seal: one byte-mode segment, level M, version ≤ 40."""
     try:
-        code = encoder.encode(  # type: ignore[no-untyped-call]
-            [(payload, consts.MODE_BYTE)], error="M", boost_error=False, micro=False
+        version, matrix = encode_segments(
+            [("byte", payload)], error="M", max_version=VDSNC_MAX_VERSION
         )
-    except segno.DataOverflowError:
+    except ValueError:
         raise QrError("QR_TOO_LARGE", "the seal does not fit a QR code") from None
-    return _symbol(code)
+    return QrSymbol(version=version, error="M", matrix=matrix)
 
 
 def qr_png(symbol: QrSymbol, *, scale: int = 4, border: int = 4) -> bytes:
@@ -158,7 +164,6 @@ class DecodedQr(msgspec.Struct, frozen=True, kw_only=True):
 def decode_qr_image(image: object) -> list[DecodedQr]:
     """Every QR code zxing-cpp finds in `image` (PNG/JPEG bytes or a PIL image), with the
     version and error-correction level it reports. `QR_UNREADABLE` when the bytes are no image."""
-    import zxingcpp
     from PIL import Image, UnidentifiedImageError
 
     if isinstance(image, bytes | bytearray):

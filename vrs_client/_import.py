@@ -19,6 +19,7 @@ rejected (the second occurrence); doses absent from a file are kept (files may b
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import re
@@ -278,7 +279,7 @@ def _records(
 # --- staging ----------------------------------------------------------------------------------
 
 _q_create_staging = """
-DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched;
+DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched, vrs_new;
 CREATE TEMP TABLE vrs_stage_persons (
     line int NOT NULL, municipality_code char(6) NOT NULL, address_number varchar(15) NOT NULL,
     my_number_hmac bytea NOT NULL, my_number_enc bytea NOT NULL, ticket_number_enc bytea NOT NULL,
@@ -291,8 +292,11 @@ CREATE TEMP TABLE vrs_stage_vaccinations (
     lot_number text NOT NULL
 );
 CREATE TEMP TABLE vrs_touched (person_id bigint PRIMARY KEY, corrected boolean NOT NULL);
+CREATE TEMP TABLE vrs_new (address_number varchar(15) PRIMARY KEY, person_id bigint NOT NULL);
 """
-_q_drop_staging = "DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched"
+_q_drop_staging = (
+    "DROP TABLE IF EXISTS vrs_stage_persons, vrs_stage_vaccinations, vrs_touched, vrs_new"
+)
 _q_index_staging = """
 CREATE INDEX ON vrs_stage_persons (municipality_code, address_number);
 CREATE INDEX ON vrs_stage_vaccinations (municipality_code, address_number);
@@ -371,22 +375,41 @@ WITH changed AS (
 )
 SELECT count(*) FROM updated
 """
+# New persons arrive with their final record digest, computed from their staged doses (a new
+# person has no other doses): no second write of every new row to refresh it. They go to
+# vrs_new, not vrs_touched: nothing to refresh, no issuance to revoke.
 _q_insert_new_persons = """
-WITH inserted AS (
+WITH doses AS (
+    SELECT s.address_number,
+           array_agg(vaccination_line(s.dose_number, s.vaccinated_on, s.product, s.lot_number)
+                     ORDER BY s.dose_number) AS lines
+    FROM vrs_stage_vaccinations s
+    WHERE s.municipality_code = $1
+    GROUP BY s.address_number
+), inserted AS (
     INSERT INTO persons (municipality_code, address_number, my_number_hmac, my_number_enc,
         ticket_number_enc, name_enc, birth_date_enc, sex_enc, status, row_digest,
         identity_digest, record_digest, created_at, updated_at)
     SELECT s.municipality_code, s.address_number, s.my_number_hmac, s.my_number_enc,
         s.ticket_number_enc, s.name_enc, s.birth_date_enc, s.sex_enc, s.status, s.row_digest,
-        s.identity_digest, record_digest(s.identity_digest, '{}'), $2, $2
-    FROM vrs_stage_persons s
+        s.identity_digest, record_digest(s.identity_digest, d.lines), $2, $2
+    FROM vrs_stage_persons s LEFT JOIN doses d ON d.address_number = s.address_number
     WHERE s.municipality_code = $1
       AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.address_number = s.address_number)
-    RETURNING id
-), touched AS (
-    INSERT INTO vrs_touched (person_id, corrected) SELECT id, false FROM inserted
+    RETURNING id, address_number
+), new AS (
+    INSERT INTO vrs_new (address_number, person_id) SELECT address_number, id FROM inserted
 )
 SELECT count(*) FROM inserted
+"""
+_q_analyze_new = "ANALYZE vrs_new"
+# The doses of new persons: plain inserts, nothing to compare them with.
+_q_insert_new_vaccinations = """
+INSERT INTO vaccinations (person_id, municipality_code, dose_number, vaccinated_on, product,
+                          lot_number)
+SELECT n.person_id, s.municipality_code, s.dose_number, s.vaccinated_on, s.product, s.lot_number
+FROM vrs_stage_vaccinations s JOIN vrs_new n ON n.address_number = s.address_number
+WHERE s.municipality_code = $1
 """
 _q_merge_vaccinations = """
 WITH src AS (
@@ -394,6 +417,7 @@ WITH src AS (
            s.lot_number
     FROM vrs_stage_vaccinations s JOIN persons p ON p.address_number = s.address_number
     WHERE s.municipality_code = $1
+      AND NOT EXISTS (SELECT 1 FROM vrs_new n WHERE n.address_number = s.address_number)
 ), corrected AS (
     SELECT DISTINCT v.person_id
     FROM vaccinations v JOIN src ON src.person_id = v.person_id
@@ -450,7 +474,7 @@ _q_record_import_event = """
 INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome, detail)
 VALUES ($1, $2, $3, 'vrs.import', NULL, 'applied', $4)
 """
-_q_clear_touched = "TRUNCATE vrs_touched"
+_q_clear_touched = "TRUNCATE vrs_touched, vrs_new"
 
 
 class _Importer:
@@ -474,10 +498,15 @@ class _Importer:
         self.summary = ImportSummary()
         self.person_rejections: list[Rejection] = []
         self.vaccination_rejections: list[Rejection] = []
+        self._code_checks: dict[str, RejectReason | None] = {}
+        self.staged_doses: dict[str, int] = {}
+        """Vaccination rows staged per municipality (before the store's checks)."""
+        self._pending_copy: asyncio.Future[str] | None = None
 
     async def cipher(self, code: str) -> FieldCipher:
         cipher = self.keys.cached(code)
         if cipher is None:
+            await self.flush()  # the connection serves one command at a time
             async with self.conn.transaction():
                 await enter_scope(self.conn, municipality_code=code)
                 cipher, _ = await get_data_key(self.conn, self.keys, municipality_code=code)
@@ -485,11 +514,19 @@ class _Importer:
         return cipher
 
     def _check_code(self, code: str) -> RejectReason | None:
+        # A file holds few distinct codes: each is checked once (check digit, known).
+        try:
+            return self._code_checks[code]
+        except KeyError:
+            pass
+        reason = None
         if not is_valid_municipality_code(code):
-            return RejectReason.MUNICIPALITY_CODE_INVALID
-        if code not in self.known_codes:
-            return RejectReason.MUNICIPALITY_UNKNOWN
-        return None
+            reason = RejectReason.MUNICIPALITY_CODE_INVALID
+        elif code not in self.known_codes:
+            reason = RejectReason.MUNICIPALITY_UNKNOWN
+        if len(self._code_checks) < 10_000:
+            self._code_checks[code] = reason
+        return reason
 
     async def stage_persons(self, path: Path) -> set[tuple[str, str]]:
         """(1) for persons.csv; returns the (municipality, address number) keys staged."""
@@ -535,18 +572,29 @@ class _Importer:
             staged.add((code, address))
             my_numbers.add((code, lookup))
             self.codes_seen.add(code)
-            cipher = await self.cipher(code)
+            cipher = self.keys.cached(code) or await self.cipher(code)
+            enc_my_number, enc_ticket, enc_name, enc_birth, enc_sex = cipher.encrypt_row(
+                "persons",
+                address,
+                (
+                    ("my_number", my_number.encode()),
+                    ("ticket_number", ticket.encode()),
+                    ("name", name.encode()),
+                    ("birth_date", raw_birth.encode()),
+                    ("sex", sex.encode()),
+                ),
+            )
             batch.append(
                 (
                     line,
                     code,
                     address,
                     lookup,
-                    cipher.encrypt("persons", "my_number", address, my_number.encode()),
-                    cipher.encrypt("persons", "ticket_number", address, ticket.encode()),
-                    cipher.encrypt("persons", "name", address, name.encode()),
-                    cipher.encrypt("persons", "birth_date", address, raw_birth.encode()),
-                    cipher.encrypt("persons", "sex", address, sex.encode()),
+                    enc_my_number,
+                    enc_ticket,
+                    enc_name,
+                    enc_birth,
+                    enc_sex,
                     status,
                     self.keys.keyed_digest(
                         "vrs.person-row",
@@ -558,11 +606,13 @@ class _Importer:
             if len(batch) >= _BATCH:
                 await self._copy("vrs_stage_persons", batch, _STAGE_PERSON_COLUMNS)
         await self._copy("vrs_stage_persons", batch, _STAGE_PERSON_COLUMNS)
+        await self.flush()
         return staged
 
     async def stage_vaccinations(self, path: Path) -> None:
         """(1) for vaccinations.csv (nothing here is encrypted: see the migration's comments)."""
         doses: set[tuple[str, str, int]] = set()
+        dates: dict[str, date | None] = {}
         batch: list[tuple[Any, ...]] = []
         reject = self.vaccination_rejections.append
         for line, fields in _records(path, VACCINATION_COLUMNS, self.encoding):
@@ -573,7 +623,13 @@ class _Importer:
                 continue
             code, address, raw_dose, raw_on, product, lot = fields
             reason = self._check_code(code)
-            on = _parse_date(raw_on, FIRST_VACCINATION_DAY, self.today)
+            # Vaccination days repeat across a file: each distinct text is parsed once.
+            try:
+                on = dates[raw_on]
+            except KeyError:
+                on = _parse_date(raw_on, FIRST_VACCINATION_DAY, self.today)
+                if len(dates) < 100_000:
+                    dates[raw_on] = on
             if reason is not None:
                 pass
             elif _ADDRESS.fullmatch(address) is None:
@@ -586,22 +642,44 @@ class _Importer:
                 reason = RejectReason.PRODUCT_UNKNOWN
             elif _LOT.fullmatch(lot) is None:
                 reason = RejectReason.LOT_NUMBER_INVALID
-            elif (code, address, int(raw_dose)) in doses:
+            elif (key := (code, address, int(raw_dose))) in doses:
                 reason = RejectReason.DUPLICATE_DOSE
             if reason is not None:
                 reject(Rejection(line=line, reason=reason))
                 continue
-            doses.add((code, address, int(raw_dose)))
+            doses.add(key)
             self.codes_seen.add(code)
-            batch.append((line, code, address, int(raw_dose), on, product, lot))
+            self.staged_doses[code] = self.staged_doses.get(code, 0) + 1
+            batch.append((line, code, address, key[2], on, product, lot))
             if len(batch) >= _BATCH:
                 await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
         await self._copy("vrs_stage_vaccinations", batch, _STAGE_VACCINATION_COLUMNS)
+        await self.flush()
 
     async def _copy(self, table: str, batch: list[tuple[Any, ...]], columns: list[str]) -> None:
+        """Send `batch` to `table` while the next batch is prepared: PostgreSQL stores one batch
+        on the other core while Python validates and encrypts the next (one COPY in flight)."""
+        await self.flush()
         if batch:
-            await self.conn.copy_records_to_table(table, records=batch, columns=columns)
+            records = list(batch)
             batch.clear()
+            self._pending_copy = asyncio.ensure_future(
+                self.conn.copy_records_to_table(table, records=records, columns=columns)
+            )
+            # Let the COPY start sending before the caller goes back to CPU work.
+            await asyncio.sleep(0)
+
+    async def flush(self) -> None:
+        """Wait for the COPY in flight, if any (its error, if any, is raised here)."""
+        pending, self._pending_copy = self._pending_copy, None
+        if pending is not None:
+            await pending
+
+    async def settle(self) -> None:
+        """After a failure while staging: let the COPY in flight end, whatever its outcome, so
+        the connection is free for the clean-up (the first failure is the one reported)."""
+        with contextlib.suppress(Exception):
+            await self.flush()
 
     async def check(self) -> None:
         """(2)"""
@@ -629,7 +707,14 @@ class _Importer:
                 await self.conn.execute(_q_clear_touched)
                 persons_updated = await self.conn.fetchval(_q_update_changed_persons, code, now)
                 persons_inserted = await self.conn.fetchval(_q_insert_new_persons, code, now)
-                inserted, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
+                await self.conn.execute(_q_analyze_new)
+                status = await self.conn.execute(_q_insert_new_vaccinations, code)
+                new_doses = int(status.rsplit(" ", 1)[1])
+                inserted, updated = new_doses, 0
+                # Every staged dose went to a new person (a first load): nothing to compare.
+                if new_doses < self.staged_doses.get(code, 0):
+                    merged, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
+                    inserted += merged
                 await self.conn.execute(_q_refresh_record_digests, now)
                 revoked = await self.conn.fetchval(_q_revoke_corrected, now, code, actor)
                 # What this import changed in this municipality (counts only).
@@ -739,11 +824,14 @@ async def import_files(
         imp.encoding = encoding
         imp.known_codes = {r[0] for r in await conn.fetch(_q_list_municipality_codes)}
         async with _as_app_role(conn):
-            bar.phase(f"{persons.name}: validate+encrypt+copy", count_rows(persons))
-            await imp.stage_persons(persons)
-            if vaccinations is not None:
-                bar.phase(f"{vaccinations.name}: validate+copy", count_rows(vaccinations))
-                await imp.stage_vaccinations(vaccinations)
+            try:
+                bar.phase(f"{persons.name}: validate+encrypt+copy", count_rows(persons))
+                await imp.stage_persons(persons)
+                if vaccinations is not None:
+                    bar.phase(f"{vaccinations.name}: validate+copy", count_rows(vaccinations))
+                    await imp.stage_vaccinations(vaccinations)
+            finally:
+                await imp.settle()
             bar.phase("check", len(imp.codes_seen))
             await imp.check()
             s = imp.summary

@@ -467,9 +467,6 @@ ALTER TABLE ONLY public.staff_terminals
     ADD CONSTRAINT staff_terminals_terminal_id_fkey FOREIGN KEY (terminal_id) REFERENCES public.terminals(terminal_id);
 
 ALTER TABLE ONLY public.vaccinations
-    ADD CONSTRAINT vaccinations_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
-
-ALTER TABLE ONLY public.vaccinations
     ADD CONSTRAINT vaccinations_person_id_municipality_code_fkey FOREIGN KEY (person_id, municipality_code) REFERENCES public.persons(id, municipality_code) ON DELETE CASCADE;
 
 ALTER TABLE public.audit_checkpoints ENABLE ROW LEVEL SECURITY;

@@ -80,3 +80,29 @@ def test_pdf_holds_labels_and_id(tmp_path: Path, store: FileKeyStore) -> None:
     assert "Vaccination Certificate of COVID-19" in text
     assert "ABCDEFGH2345" in text
     assert "COMIRNATY" in text or "SPIKEVAX" in text
+
+
+def test_every_qr_code_reads_off_a_many_dose_print_out(store: FileKeyStore) -> None:
+    # 20 doses: a long dose table, several seals, rows of QR codes flowing onto a second page;
+    # none may run into the footer's text.
+    cert = make_cert(kind="abroad", doses=20)
+    jws = sign_shc(cert, issuer=ISSUER, signer=store.shc_signer(), vaccination_authority=AUTHORITY)
+    seals = sign_vdsnc(cert, signer=store.barcode_signer(), vaccination_authority=AUTHORITY)
+    assert len(seals) > 1
+    pdf = render_certificate_pdf(
+        cert,
+        shc_qr_texts=[shc_qr_text(j) for j in jws],
+        vdsnc_payloads=[seal_bytes(s) for s in seals],
+    )
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        assert len(doc) >= 2
+        found = [q for page in doc for q in decode_qr_image(page.render(scale=300 / 72).to_pil())]
+    finally:
+        doc.close()
+    assert sorted(q.text for q in found if q.text.startswith("shc:/")) == sorted(
+        shc_qr_text(j) for j in jws
+    )
+    assert sorted(q.raw for q in found if not q.text.startswith("shc:/")) == sorted(
+        seal_bytes(s) for s in seals
+    )

@@ -68,7 +68,7 @@ def main() -> None:
         entries = issue_cards(world, residents, today=now.date())
         authority = world.authority()
         port = free_port()
-        server = _serve("bench.bench_app:bench_app", port, args.workers, env)
+        server = _serve("bench.bench_app:bench_app", port, args.workers, env, root / "access.log")
         try:
             base = f"http://127.0.0.1:{port}"
             t0 = time.perf_counter()

@@ -22,7 +22,9 @@ Mode = Literal["production", "demo", "test"]
 ENV_PREFIX = "CERTSVC_"
 
 #: Names of fields that hold secrets: masked in repr, required in production.
-SECRET_FIELDS = frozenset({"master_key", "master_key_previous", "lookup_key", "kiosk_session_key"})
+SECRET_FIELDS = frozenset(
+    {"master_key", "master_key_previous", "lookup_key", "kiosk_session_key", "counter_session_key"}
+)
 #: Fields `serve` requires (no embedded stores, no generated keys in production).
 REQUIRED_IN_PRODUCTION = frozenset(
     {
@@ -125,6 +127,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Listen address of the city counter's staff pages (the city's internal network)."""
     counter_port: int = 8081
     """Listen port of the city counter's staff pages (0: any free port)."""
+    counter_session_key: bytes | None = None
+    """Base64 of 32 bytes: AES-GCM key sealing the counter's visit tokens. Secret; required by
+    `serve-counter` (the demo generates it)."""
+    counter_upload_max_bytes: int = 10 * 1024 * 1024
+    """Largest file the counter accepts (a card bundle, a passport scan), in bytes."""
 
     rate_person_per_hour: int = 10
     """Issuances per person (My Number HMAC) per hour."""
@@ -255,6 +262,8 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
+    if not 1024 <= settings.counter_upload_max_bytes <= 50 * 1024 * 1024:
+        raise SettingsError("CERTSVC_COUNTER_UPLOAD_MAX_BYTES must be between 1024 and 52428800")
     if settings.database_url is not None and urlsplit(settings.database_url).scheme not in {
         "postgresql",
         "postgres",

@@ -53,6 +53,8 @@ def test_only_the_store_talks_to_postgresql_about_data() -> None:
         "certsvc/demo.py",
         "certsvc/errors.py",
         "certsvc/ops.py",
+        # The demo's staff accounts are made before the counter's listener starts.
+        "certsvc/counter/demo_listener.py",
     }
     users = {
         str(path.relative_to(ROOT))
@@ -87,4 +89,21 @@ def test_the_kiosk_adapter_uses_only_the_channel_face() -> None:
         str(path.relative_to(ROOT)): sorted(_certsvc_modules(path) - {"certsvc.channel"})
         for path in (ROOT / "kiosk_adapter").rglob("*.py")
     }
+    assert {path: mods for path, mods in used.items() if mods} == {}
+
+
+def test_the_counter_imports_only_the_face_and_the_staff_layer_of_certsvc() -> None:
+    # A channel calls certsvc through certsvc.channel only; the counter also uses its staff
+    # accounts layer (certsvc.staff), and its own modules.
+    def foreign(module: str) -> bool:
+        return not any(
+            module == allowed or module.startswith(allowed + ".")
+            for allowed in ("certsvc.channel", "certsvc.staff", "certsvc.counter")
+        )
+
+    used = {
+        str(path.relative_to(ROOT)): sorted(m for m in _certsvc_modules(path) if foreign(m))
+        for path in (ROOT / "certsvc" / "counter").rglob("*.py")
+    }
+    assert used
     assert {path: mods for path, mods in used.items() if mods} == {}

@@ -38,6 +38,7 @@ def bench_env(stores: EmbeddedStores, world: World, **extra: str) -> dict[str, s
         "CERTSVC_TERMS_VERSION": "bench",
         "CERTSVC_RATE_PERSON_PER_HOUR": "100000",
         "CERTSVC_RATE_CLIENT_PER_MINUTE": "100000000",
+        "CERTSVC_KIOSK_CENTER_MAX_RPS": "100000000",
         "CERTSVC_LOG_LEVEL": "WARNING",
         "CERTSVC_DB_POOL_MIN": "4",
         "CERTSVC_DB_POOL_MAX": "24",

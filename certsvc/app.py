@@ -12,21 +12,26 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis_asyncio
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.enums import ScopeType
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.types import ControllerRouterHandler, Message, Receive, Scope, Send
+from litestar.types import ControllerRouterHandler, Message, Receive, ReceiveMessage, Scope, Send
 
 from certsvc import api, health, metrics
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
+from certsvc.http_protocol import DISCONNECTED_EXTENSION
 from certsvc.key_refresh import key_refresher
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
+from certsvc.openapi import docs_assets, documented_openapi
 from certsvc.resources import ChannelResources, Clock, Resources, system_clock
 from certsvc.settings import Settings, load_settings
+from certsvc.strict_body import StrictJsonBody
 
 _access = logging.getLogger("certsvc.access")
 
@@ -67,7 +72,9 @@ def open_redis(settings: Settings) -> redis_asyncio.Redis:
 
 class CertsvcApp(Litestar):
     """Litestar with the request context around everything, router misses (404/405) included:
-    Litestar's own middleware runs only once a route has matched."""
+    Litestar's own middleware runs only once a route has matched. A request whose client hung up
+    before the answer was written is logged as `client disconnected` (status 499, as nginx
+    does), not with the status nobody received."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         if scope["type"] != ScopeType.HTTP:
@@ -77,9 +84,18 @@ class CertsvcApp(Litestar):
         token = set_request_id(request_id)
         started = time.perf_counter()
         status = 500
+        answered = False
+        hung_up = False
+
+        async def receive_wrapper() -> ReceiveMessage:
+            nonlocal hung_up
+            message = await receive()
+            if message["type"] == "http.disconnect" and not answered:
+                hung_up = True
+            return message
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = list(message.get("headers", []))
@@ -88,25 +104,43 @@ class CertsvcApp(Litestar):
                 if b"cache-control" not in names:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
+            elif not message.get("more_body", False):
+                answered = True
             await send(message)
 
         try:
-            await super().__call__(scope, receive, send_wrapper)
+            await super().__call__(scope, receive_wrapper, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
-            metrics.observe_request(scope=scope, status=status, seconds=elapsed)
+            # The server tells (certsvc.http_protocol) whether the answer reached the socket.
+            extensions: dict[str, Any] = scope.get("extensions") or {}
+            disconnected = extensions.get(DISCONNECTED_EXTENSION)
+            gone = hung_up or (disconnected is not None and disconnected())
+            metrics.observe_request(scope=scope, status=499 if gone else status, seconds=elapsed)
             resources = getattr(self.state, "resources", None)
             if resources is not None:
                 metrics.observe_pool(resources.pool)
-            _access.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),
-                    "status": status,
-                    "ms": round(elapsed * 1000, 2),
-                },
-            )
+            if gone:
+                _access.info(
+                    "client disconnected",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": 499,
+                        "answer_status": status if answered else None,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
+            else:
+                _access.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "path": scope.get("path"),
+                        "status": status,
+                        "ms": round(elapsed * 1000, 2),
+                    },
+                )
             reset_request_id(token)
 
 
@@ -171,19 +205,33 @@ def create_channel_app(
     )
 
 
+def json_routes(settings: Settings, handlers: Sequence[ControllerRouterHandler]) -> Router:
+    """`handlers` behind the strict body rules of a JSON listener (certsvc.strict_body): every
+    body read and bounded, `application/json` only, no duplicate members."""
+    return Router(
+        path="/",
+        route_handlers=list(handlers),
+        middleware=[DefineMiddleware(StrictJsonBody, max_body_bytes=settings.max_body_bytes)],
+    )
+
+
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> Litestar:
     """The HTTP application of the main listener (app channel, public endpoints, health) for
     `settings`. `clock` gives "now" to every step (tests move it)."""
     return create_channel_app(
         settings,
-        route_handlers=[*health.routes(), *api.routes(settings.shc_issuer)],
+        route_handlers=[
+            *health.routes(),
+            json_routes(settings, api.routes(settings.shc_issuer)),
+            docs_assets(),
+        ],
         clock=clock,
         resources_type=Resources,
-        openapi_config=OpenAPIConfig(
-            title="certsvc",
-            version="1",
-            description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC).",
-            path="/schema",
+        openapi_config=documented_openapi(
+            title="certsvc: app and public API",
+            description="Vaccination certificate issuance (SMART Health Card, ICAO VDS-NC): the "
+            "smartphone app channel, the public keys and municipalities, health. Every error is "
+            "application/problem+json with a stable `code` (see the README's error table).",
         ),
     )
 

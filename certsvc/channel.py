@@ -17,8 +17,11 @@ re-implement no step of issuance. What a channel may use is listed here, in five
 - **The print-out**: `render_pdf` (an issued certificate as its A4 PDF, off the event loop).
 - **The app builder and listeners**: `create_channel_app` (the lifespan opens PostgreSQL and
   Redis and builds `ChannelResources`; the channel's `on_start` puts its context in
-  `app.state`), `mtls_listener` (a listener that requires a client certificate), `ListenerSpec`,
-  `free_port`, settings, logging and the clock.
+  `app.state`), `json_routes` (handlers behind the strict JSON body rules), `mtls_listener` (a
+  listener that requires a client certificate), `ListenerSpec`, `free_port`, `edge_options`
+  (what `uvicorn.run` needs for the listeners' HTTP limits), settings, logging and the clock.
+- **The API description**: `documented_openapi` (a listener's complete OpenAPI, with Swagger UI
+  and ReDoc from `docs_assets()`), `api_doc` (what a handler takes and refuses, in its `opt`).
 
 Everything else in certsvc is internal to the app listener and the command line.
 """
@@ -35,7 +38,7 @@ import msgspec
 
 import signing
 from certsvc.api.wire import CardFiles, card_evidence
-from certsvc.app import OnStart, create_channel_app
+from certsvc.app import OnStart, create_channel_app, json_routes
 from certsvc.errors import REFUSALS, CodeInfo, Problem, problem_response, refusal_problem
 from certsvc.issuance import (
     JST,
@@ -59,6 +62,7 @@ from certsvc.issuance import (
     void_certificate,
 )
 from certsvc.logs import configure_logging, mask_text
+from certsvc.openapi import api_doc, docs_assets, documented_openapi
 from certsvc.ops import serve_beside_ops_listener
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
@@ -69,7 +73,7 @@ from certsvc.revocation import (
     certificate_status,
     revoke_certificate,
 )
-from certsvc.server import ListenerSpec, free_port
+from certsvc.server import ListenerSpec, edge_options, free_port
 from certsvc.settings import Settings, SettingsError, load_settings
 from vrs_client import AuditEvent, Channel, Municipality
 
@@ -104,14 +108,19 @@ __all__ = [
     "StaffVerifiedIdentity",
     "VerifiedPerson",
     "Voided",
+    "api_doc",
     "card_evidence",
     "certificate_status",
     "channel_offered",
     "configure_logging",
     "create_channel_app",
     "decode_strict",
+    "docs_assets",
+    "documented_openapi",
+    "edge_options",
     "free_port",
     "issue_certificates",
+    "json_routes",
     "load_settings",
     "mask_text",
     "mtls_listener",
@@ -174,6 +183,7 @@ def mtls_listener(
     tls_cert: Path | None,
     tls_key: Path | None,
     client_ca: Path | None,
+    concurrency_limit: int = 1000,
 ) -> ListenerSpec:
     """A listener whose TLS layer refuses any handshake without a client certificate from
     `client_ca`. Refuses to build one without all three files (named in the error)."""
@@ -189,4 +199,5 @@ def mtls_listener(
         tls_cert=tls_cert,
         tls_key=tls_key,
         client_ca=client_ca,
+        concurrency_limit=concurrency_limit,
     )

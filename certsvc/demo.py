@@ -298,7 +298,13 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         app.register(metrics_route())  # so that a newcomer sees /metrics on the URL they know
         base_url = f"http://{settings.host}:{settings.port}"
         specs = [
-            ListenerSpec(app, host=settings.host, port=settings.port, name="api"),
+            ListenerSpec(
+                app,
+                host=settings.host,
+                port=settings.port,
+                name="api",
+                concurrency_limit=settings.http_concurrency_limit,
+            ),
             ListenerSpec(
                 create_ops_app(settings), host=settings.ops_host, port=settings.ops_port, name="ops"
             ),

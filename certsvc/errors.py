@@ -38,18 +38,22 @@ class CodeInfo(msgspec.Struct, frozen=True):
 GENERIC_CODES: Final[Mapping[str, CodeInfo]] = {
     # Generic HTTP
     "MALFORMED_REQUEST": CodeInfo(400, "The request is not well-formed"),
+    "JSON_DUPLICATE_KEY": CodeInfo(400, "The JSON body names a member twice in one object"),
     "NOT_FOUND": CodeInfo(404, "No such resource"),
     "METHOD_NOT_ALLOWED": CodeInfo(405, "Method not allowed on this resource"),
     "NOT_ACCEPTABLE": CodeInfo(406, "No representation matches the Accept header"),
+    "REQUEST_TIMEOUT": CodeInfo(408, "The request head did not arrive in time"),
     "BODY_TOO_LARGE": CodeInfo(413, "The request body is too large"),
     "UNSUPPORTED_MEDIA_TYPE": CodeInfo(415, "The request body must be application/json"),
     "RATE_LIMITED": CodeInfo(429, "Too many requests; retry after the given delay"),
+    "HEADERS_TOO_LARGE": CodeInfo(431, "The request headers are too large or too many"),
     "INTERNAL_ERROR": CodeInfo(500, "Internal error; quote the request id to the operator"),
     "DEPENDENCY_UNAVAILABLE": CodeInfo(503, "A backing service is unavailable; retry shortly"),
     "DATA_KEY_UNAVAILABLE": CodeInfo(
         503, "This node cannot open the municipality's data key now; retry shortly"
     ),
     "NOT_READY": CodeInfo(503, "The service is not ready"),
+    "SERVER_BUSY": CodeInfo(503, "The server is at its concurrency limit; retry shortly"),
 }
 
 _CARD = "The My Number card data were refused: "
@@ -271,8 +275,12 @@ def _on_http_exception(_: Request[Any, Any, Any], exc: Exception) -> Response[by
     code = _HTTP_STATUS_CODES.get(status)
     if code is None:
         code = "MALFORMED_REQUEST" if 400 <= status < 500 else "INTERNAL_ERROR"
-    # Litestar's own messages (validation details) can quote request values: not echoed.
-    return problem_response(Problem(code, status=status if 400 <= status < 500 else None))
+    # Litestar's own messages (validation details) can quote request values: not echoed. Its
+    # headers are kept: a 405 carries `Allow` (RFC 9110 §15.5.6).
+    headers = exc.headers if isinstance(exc, HTTPException) and exc.headers else None
+    return problem_response(
+        Problem(code, status=status if 400 <= status < 500 else None, headers=headers)
+    )
 
 
 def _on_dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

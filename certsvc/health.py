@@ -11,6 +11,7 @@ from litestar.datastructures import State
 from litestar.handlers import HTTPRouteHandler
 
 from certsvc.errors import Problem, problem_response
+from certsvc.openapi import api_doc
 
 _CHECK_TIMEOUT_S = 1.0
 
@@ -37,13 +38,20 @@ async def _redis_answers(state: State) -> bool:
     return True
 
 
-@get("/health", include_in_schema=True, sync_to_thread=False, tags=["operations"])
+@get(
+    "/health",
+    include_in_schema=True,
+    sync_to_thread=False,
+    tags=["operations"],
+    security=[],
+    opt=api_doc(stores=False),
+)
 def health_check() -> Status:
     """Liveness: the process answers."""
     return Status(status="ok")
 
 
-@get("/ready", tags=["operations"])
+@get("/ready", tags=["operations"], security=[], opt=api_doc(codes=["NOT_READY"]))
 async def ready_check(state: State) -> Response[Any]:
     """Readiness: PostgreSQL and Redis both answer within a second."""
     pg_ok, redis_ok = await asyncio.gather(_postgres_answers(state), _redis_answers(state))

@@ -18,6 +18,8 @@ from typing import Any
 
 import uvicorn
 
+from certsvc.http_protocol import PROTOCOL_PATH
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -38,6 +40,7 @@ class ListenerSpec:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
         client_ca: Path | None = None,
+        concurrency_limit: int = 1000,
     ) -> None:
         self.app = app
         self.host = host
@@ -46,6 +49,7 @@ class ListenerSpec:
         self.tls_cert = tls_cert
         self.tls_key = tls_key
         self.client_ca = client_ca
+        self.concurrency_limit = concurrency_limit
 
 
 class ListenerStartError(RuntimeError):
@@ -71,6 +75,13 @@ def free_port(host: str = "127.0.0.1", preferred: int | None = None) -> int:
     raise OSError("no free port")
 
 
+def edge_options(concurrency_limit: int) -> dict[str, Any]:
+    """What every listener passes to uvicorn (`Config` or `run`): our HTTP protocol, with its
+    head limits and head timeout, and the concurrency limit it answers with a problem+json 503
+    (certsvc.http_protocol)."""
+    return {"http": PROTOCOL_PATH, "limit_concurrency": concurrency_limit}
+
+
 def _config(spec: ListenerSpec, log_level: str) -> uvicorn.Config:
     kwargs: dict[str, Any] = {}
     if spec.tls_cert is not None:
@@ -89,6 +100,7 @@ def _config(spec: ListenerSpec, log_level: str) -> uvicorn.Config:
         date_header=False,
         lifespan="on",
         timeout_graceful_shutdown=5,
+        **edge_options(spec.concurrency_limit),
         **kwargs,
     )
 

@@ -123,6 +123,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kiosk_session_key: bytes | None = None
     """Base64 of 32 bytes: AES-GCM key sealing kiosk session tokens. Secret; generated if unset."""
 
+    kiosk_center_max_rps: int = 50
+    """Kiosk requests per second from the Certificate Issuance Center, over every node."""
+    kiosk_session_max_steps: int = 20
+    """Calls naming one kiosk session over its life (preview retries, print retries...)."""
     counter_host: str = "127.0.0.1"
     """Listen address of the city counter's staff pages (the city's internal network)."""
     counter_port: int = 8081
@@ -139,6 +143,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Certificate requests per client address per minute."""
     max_body_bytes: int = 65536
     """Largest accepted request body, in bytes."""
+    http_concurrency_limit: int = 1000
+    """Connections or requests in flight per process beyond which a request gets 503."""
 
     retention_vaccination_years: int = 5
     """Years vaccination records are kept (never less than 5)."""
@@ -262,6 +268,12 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():
         raise SettingsError("CERTSVC_VACCINATION_AUTHORITY must be at most 20 ASCII characters")
+    if settings.kiosk_center_max_rps < 1:
+        raise SettingsError("CERTSVC_KIOSK_CENTER_MAX_RPS must be at least 1")
+    if settings.kiosk_session_max_steps < 4:
+        raise SettingsError("CERTSVC_KIOSK_SESSION_MAX_STEPS must be at least 4 (one session)")
+    if not 1 <= settings.http_concurrency_limit <= 100_000:
+        raise SettingsError("CERTSVC_HTTP_CONCURRENCY_LIMIT must be between 1 and 100000")
     if not 1024 <= settings.counter_upload_max_bytes <= 50 * 1024 * 1024:
         raise SettingsError("CERTSVC_COUNTER_UPLOAD_MAX_BYTES must be between 1024 and 52428800")
     if settings.database_url is not None and urlsplit(settings.database_url).scheme not in {

@@ -38,4 +38,5 @@ def kiosk_listener(app: object, settings: Settings, *, host: str | None = None) 
         tls_cert=settings.kiosk_tls_cert,
         tls_key=settings.kiosk_tls_key,
         client_ca=settings.kiosk_client_ca,
+        concurrency_limit=settings.http_concurrency_limit,
     )

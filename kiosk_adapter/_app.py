@@ -25,6 +25,7 @@ from litestar.params import FromPath, RawBody
 
 from certsvc.channel import (
     JST,
+    REFUSALS,
     AuditEvent,
     CardProof,
     Channel,
@@ -42,11 +43,15 @@ from certsvc.channel import (
     Settings,
     VerifiedPerson,
     Voided,
+    api_doc,
     card_evidence,
     channel_offered,
     create_channel_app,
     decode_strict,
+    docs_assets,
+    documented_openapi,
     issue_certificates,
+    json_routes,
     preview_issuance,
     record_audit,
     refusal_problem,
@@ -56,6 +61,7 @@ from certsvc.channel import (
     void_certificate,
 )
 from kiosk_adapter import _wire as wire
+from kiosk_adapter._limits import Admission, TrafficLimits
 from kiosk_adapter._sessions import SessionRecord, SessionStore, State, confirm_digest
 from kiosk_adapter._texts import CARD_REMINDER, CERTIFICATE_REMINDER, abroad_unavailable_text
 from kiosk_adapter._tokens import SessionClaims, TokenInvalid, TokenSealer
@@ -78,7 +84,23 @@ KIOSK_CODES: dict[str, CodeInfo] = {
     ),
     "KIOSK_TOKEN_INVALID": CodeInfo(403, "The session token was not sealed for this session"),
     "KIOSK_FEE_MISMATCH": CodeInfo(422, "The fee paid is not copies x the fee per copy"),
+    "KIOSK_CENTER_RATE_LIMITED": CodeInfo(
+        429, "The center's requests are over the adapter's ceiling; retry after the given delay"
+    ),
+    "KIOSK_SESSION_STEP_LIMIT": CodeInfo(
+        429, "This kiosk session has made too many calls; start a new session"
+    ),
 }
+
+
+#: What every call can meet (the center's ceiling), and what a step of a session can meet.
+_CENTER = ("KIOSK_CENTER_RATE_LIMITED",)
+_SESSION_STEP = (
+    *_CENTER,
+    *KIOSK_CODES,
+    *(code.value for code in REFUSALS),
+    "BASE64_INVALID",
+)
 
 
 def kiosk_problem(code: str, **kwargs: Any) -> Problem:
@@ -98,6 +120,13 @@ class KioskContext:
         self.center_name = center_name
         self.sealer = TokenSealer(session_key)
         self.sessions = SessionStore(resources.redis, key=resources.lookup_key)
+        settings = resources.settings
+        self.limits = TrafficLimits(
+            resources.redis,
+            key=resources.lookup_key,
+            center_max_rps=settings.kiosk_center_max_rps,
+            session_max_steps=settings.kiosk_session_max_steps,
+        )
         self._nonce_key = hashlib.sha256(b"kiosk-nonce-key\x00" + session_key).digest()
 
     def nonce(self, session_id: str) -> bytes:
@@ -108,6 +137,28 @@ class KioskContext:
 def _kiosk(state: AppState) -> KioskContext:
     kiosk: KioskContext = state.kiosk
     return kiosk
+
+
+async def _admit(kiosk: KioskContext, now: datetime, session_id: str | None = None) -> None:
+    """The traffic limits (kiosk_adapter._limits), before anything else of a call."""
+    ts = now.timestamp()
+    outcome = await kiosk.limits.admit(session_id=session_id, now=ts)
+    match outcome:
+        case Admission.ADMITTED:
+            return
+        case Admission.CENTER_OVER_CEILING:
+            raise kiosk_problem(
+                "KIOSK_CENTER_RATE_LIMITED",
+                headers={"Retry-After": str(kiosk.limits.center_retry_after(ts))},
+            )
+        case Admission.SESSION_OVER_STEPS:
+            record = await kiosk.sessions.get(session_id or "")
+            left = int(record.expires_at - ts) if record is not None else 1
+            raise kiosk_problem(
+                "KIOSK_SESSION_STEP_LIMIT", headers={"Retry-After": str(max(1, left))}
+            )
+        case _:
+            assert_never(outcome)
 
 
 _decode_start = msgspec.json.Decoder(wire.StartRequest)
@@ -179,10 +230,16 @@ def _no_store(body: Any, status: int) -> Response[Any]:
 # --- handlers ----------------------------------------------------------------------------------
 
 
-@get(f"{PREFIX}/municipalities", tags=["kiosk"], summary="Municipalities offering kiosk issuance")
+@get(
+    f"{PREFIX}/municipalities",
+    tags=["kiosk"],
+    summary="Municipalities offering kiosk issuance",
+    opt=api_doc(codes=_CENTER),
+)
 async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
+    await _admit(kiosk, now)
     rows = await kiosk.services.municipalities.all()
     body = wire.MunicipalitiesOut(
         municipalities=[
@@ -201,10 +258,21 @@ async def list_municipalities(state: AppState) -> Response[wire.MunicipalitiesOu
     return Response(body, headers={"Cache-Control": "no-cache"})
 
 
-@post(f"{PREFIX}/sessions", tags=["kiosk"], summary="Start a kiosk session: a nonce for the card")
+@post(
+    f"{PREFIX}/sessions",
+    tags=["kiosk"],
+    summary="Start a kiosk session: a nonce for the card",
+    description="The body is empty, `{}`, or names the municipality to check now.",
+    opt=api_doc(
+        request=wire.StartRequest,
+        request_optional=True,
+        codes=[*_CENTER, "KIOSK_NOT_OFFERED", "KIOSK_OUTSIDE_HOURS"],
+    ),
+)
 async def start_session(state: AppState, body: RawBody) -> Response[wire.SessionStarted]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
+    await _admit(kiosk, now)
     payload = decode_strict(_decode_start, body) if body.strip() else wire.StartRequest()
     if payload.municipality_code is not None:
         await _kiosk_municipality(kiosk, payload.municipality_code, now)
@@ -240,12 +308,14 @@ async def start_session(state: AppState, body: RawBody) -> Response[wire.Session
     status_code=200,
     tags=["kiosk"],
     summary="Verify the card; show what would be issued, whether abroad is possible, the fee",
+    opt=api_doc(request=wire.PreviewRequest, codes=_SESSION_STEP),
 )
 async def preview(
     session_id: FromPath[str], state: AppState, body: RawBody
 ) -> Response[wire.PreviewOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
+    await _admit(kiosk, now, session_id)
     payload = decode_strict(_decode_preview, body)
     record = await _session(kiosk, session_id, now)
     if record.state is not State.STARTED:
@@ -356,12 +426,14 @@ async def _print_data(
     status_code=201,
     tags=["kiosk"],
     summary="Issue (fee collected): one PDF per copy; the same key again reprints the same bytes",
+    opt=api_doc(request=wire.ConfirmRequest, codes=_SESSION_STEP),
 )
 async def confirm(
     session_id: FromPath[str], state: AppState, body: RawBody
 ) -> Response[wire.ConfirmOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
+    await _admit(kiosk, now, session_id)
     payload = decode_strict(_decode_confirm, body)
     record = await _session(kiosk, session_id, now)
     if record.state not in (State.PREVIEWED, State.ISSUED):
@@ -437,12 +509,14 @@ async def confirm(
     status_code=200,
     tags=["kiosk"],
     summary="Report the print: ok completes the session, failed voids the issuance (no fee)",
+    opt=api_doc(request=wire.PrintResultRequest, codes=_SESSION_STEP),
 )
 async def print_result(
     session_id: FromPath[str], state: AppState, body: RawBody
 ) -> Response[wire.PrintResultOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
+    await _admit(kiosk, now, session_id)
     payload = decode_strict(_decode_print, body)
     if payload.outcome == "failed" and payload.reason is None:
         raise Problem("MALFORMED_REQUEST", detail="a failed print needs a reason")
@@ -536,7 +610,26 @@ def create_kiosk_app(settings: Settings, *, clock: Clock = system_clock) -> Lite
 
     return create_channel_app(
         settings,
-        route_handlers=[list_municipalities, start_session, preview, confirm, print_result],
+        route_handlers=[
+            json_routes(
+                settings, [list_municipalities, start_session, preview, confirm, print_result]
+            ),
+            docs_assets(),
+        ],
+        openapi_config=documented_openapi(
+            title="certsvc kiosk adapter: protocol v1",
+            description="The VRS side of the link to the Certificate Issuance Center "
+            "(kiosk_adapter/PROTOCOL.md). Mutual TLS: the TLS layer requires the center's client "
+            "certificate. Every error is application/problem+json with a stable `code`.",
+            codes=KIOSK_CODES,
+            security_schemes={
+                "centerCertificate": {
+                    "type": "mutualTLS",
+                    "description": "A client certificate issued by CERTSVC_KIOSK_CLIENT_CA",
+                }
+            },
+            security=[{"centerCertificate": []}],
+        ),
         on_start=on_start,
         clock=clock,
         # The kiosk keeps the per-person limit; it has no client limiter or challenges.

@@ -14,6 +14,7 @@ from litestar import Litestar
 from certsvc.channel import (
     Settings,
     configure_logging,
+    edge_options,
     load_settings,
     serve_beside_ops_listener,
 )
@@ -88,4 +89,5 @@ def _serve(uvicorn: Any, settings: Settings) -> None:
         access_log=False,
         server_header=False,
         lifespan="on",
+        **edge_options(settings.http_concurrency_limit),
     )

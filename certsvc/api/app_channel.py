@@ -21,7 +21,7 @@ from litestar.params import RawBody
 import signing
 from certsvc.api import wire
 from certsvc.challenges import ConsumeOutcome, b64url_decode
-from certsvc.errors import ATTESTATION_CODES, Problem, refusal_problem
+from certsvc.errors import APP_CODES, ATTESTATION_CODES, REFUSALS, Problem, refusal_problem
 from certsvc.issuance import (
     CardProof,
     IssueCommand,
@@ -31,6 +31,7 @@ from certsvc.issuance import (
     issue_certificates,
 )
 from certsvc.logs import mask_text
+from certsvc.openapi import api_doc
 from certsvc.resources import Resources
 from vrs_client import Channel, is_valid_municipality_code
 
@@ -54,6 +55,13 @@ class CertificateRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unkno
 _decode_request = msgspec.json.Decoder(CertificateRequest)
 
 
+class ChallengeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The challenge call takes no parameters: its body is empty or `{}` (contracts §1)."""
+
+
+_decode_challenge_request = msgspec.json.Decoder(ChallengeRequest)
+
+
 def _resources(state: State) -> Resources:
     resources: Resources = state.resources
     return resources
@@ -64,8 +72,16 @@ def _resources(state: State) -> Resources:
     status_code=201,
     tags=["app"],
     summary="A one-time challenge for the card to sign (valid 5 minutes, usable once)",
+    description="The body is empty or `{}`.",
+    security=[],
+    opt=api_doc(request=ChallengeRequest, request_optional=True),
 )
-async def create_challenge(state: State) -> wire.ChallengeOut:
+async def create_challenge(state: State, body: RawBody) -> wire.ChallengeOut:
+    if body.strip():
+        try:
+            _decode_challenge_request.decode(body)
+        except msgspec.DecodeError:  # ValidationError included
+            raise Problem("MALFORMED_REQUEST", detail="the body must be empty or {}") from None
     resources = _resources(state)
     challenge = await resources.challenges.issue(now=resources.clock())
     return wire.ChallengeOut(
@@ -133,7 +149,20 @@ def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
     tags=["app"],
     summary="Issue certificates from verified card data (and passport lines for use abroad)",
     description="Request body per contracts §1 (decoded strictly: unknown fields are refused). "
-    "With `Accept: application/smart-health-card` the answer is a `.smart-health-card` file.",
+    "With `Accept: application/smart-health-card` the answer is a `.smart-health-card` file. "
+    "Authorisation is in the body: the app attestation token (`attestation`, a JWS of the app "
+    "attestation authority bound to the challenge's nonce, used once) and the card's signature "
+    "over the challenge (`card.challenge_signature`).",
+    security=[],
+    opt=api_doc(
+        request=CertificateRequest,
+        response=wire.CertificatesOut,
+        codes=[
+            *APP_CODES,
+            *(code.value for code in REFUSALS),
+            "RATE_LIMITED",
+        ],
+    ),
 )
 async def create_certificates(
     request: Request[Any, Any, Any], state: State, body: RawBody

@@ -21,6 +21,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
 from certsvc.errors import Problem
+from certsvc.openapi import api_doc
 from certsvc.resources import Resources
 
 _CORS = {"Access-Control-Allow-Origin": "*"}
@@ -63,7 +64,13 @@ def _resources(state: State) -> Resources:
     return resources
 
 
-@get("/v1/municipalities", tags=["public"], summary="Municipalities served and their channels")
+@get(
+    "/v1/municipalities",
+    tags=["public"],
+    summary="Municipalities served and their channels",
+    security=[],
+    opt=api_doc(),
+)
 async def list_municipalities(state: State) -> Response[MunicipalitiesOut]:
     rows = await _resources(state).services.municipalities.all()
     body = MunicipalitiesOut(
@@ -106,6 +113,8 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
         [f"{p}/.well-known/jwks.json" for p in prefixes],
         tags=["public"],
         summary="SMART Health Card public keys (CORS open)",
+        security=[],
+        opt=api_doc(),
     )
     async def jwks(state: State) -> Response[Any]:
         document = await jwks_document(_resources(state))
@@ -115,6 +124,8 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
         [f"{p}/.well-known/crl/{{filename:str}}" for p in prefixes],
         tags=["public"],
         summary="SMART Health Card revocation list of one key",
+        security=[],
+        opt=api_doc(codes=["NOT_FOUND"]),
     )
     async def crl(state: State, filename: FromPath[str]) -> Response[Any]:
         resources = _resources(state)

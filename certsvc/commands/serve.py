@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from certsvc.ops import serve_beside_ops_listener
+    from certsvc.server import edge_options
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ)
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             access_log=False,
             server_header=False,
             lifespan="on",
+            **edge_options(settings.http_concurrency_limit),
         ),
     )
     return 0

@@ -12,7 +12,13 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.channel import configure_logging, load_settings
+from certsvc.channel import (
+    Settings,
+    configure_logging,
+    edge_options,
+    load_settings,
+    serve_beside_ops_listener,
+)
 from certsvc.counter import create_counter_app
 
 #: What the counter needs: the stores, the keys, the J-LIS trust and its visit-token key.
@@ -50,6 +56,16 @@ def run(args: argparse.Namespace) -> int:
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
+    # /metrics, /health, /ready on the loopback operations listener, as for every process.
+    serve_beside_ops_listener(
+        settings,
+        ports={"CERTSVC_COUNTER_PORT": (settings.counter_host, settings.counter_port)},
+        serve=lambda: _serve(uvicorn, settings),
+    )
+    return 0
+
+
+def _serve(uvicorn: Any, settings: Settings) -> None:
     uvicorn.run(
         "certsvc.counter.serve:create_app_from_env",
         factory=True,
@@ -60,5 +76,6 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         lifespan="on",
+        # Header size/count limits, the header-read timeout and the concurrency limit.
+        **edge_options(settings.http_concurrency_limit),
     )
-    return 0

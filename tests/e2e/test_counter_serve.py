@@ -63,6 +63,7 @@ def test_serve_counter_serves_the_pages_on_its_own_port(
     port = free_port()
     env = _env(world, db_url, redis_url, master_key, lookup_key) | {
         "CERTSVC_COUNTER_PORT": str(port),
+        "CERTSVC_OPS_PORT": str(free_port()),
         "CERTSVC_COUNTER_SESSION_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
     with subprocess.Popen(
@@ -87,6 +88,14 @@ def test_serve_counter_serves_the_pages_on_its_own_port(
             assert page.headers["content-type"].startswith("text/html")
             assert "script-src 'self'" in page.headers["content-security-policy"]
             assert "職員ID" in page.text
+            # The same HTTP edges as every listener: at most 100 header fields.
+            crowded = httpx.get(
+                f"http://127.0.0.1:{port}/sign-in",
+                headers={f"x-field-{n}": "1" for n in range(101)},
+                timeout=5,
+            )
+            assert crowded.status_code == 431
+            assert crowded.json()["code"] == "HEADERS_TOO_LARGE"
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)

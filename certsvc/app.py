@@ -29,6 +29,7 @@ from certsvc import api, health, metrics
 from certsvc.audit_chainer import audit_chainer
 from certsvc.errors import CATALOGUE, CodeInfo, exception_handlers
 from certsvc.http_protocol import DISCONNECTED_EXTENSION
+from certsvc.key_refresh import key_refresher
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
 from certsvc.openapi import docs_assets, documented_openapi
 from certsvc.resources import ChannelResources, Clock, RedisClient, Resources, system_clock
@@ -245,7 +246,10 @@ def create_channel_app(
             app.state.resources = resources
             if on_start is not None:
                 on_start(resources, app)
-            async with audit_chainer(resources.store):
+            async with (
+                audit_chainer(resources.store),
+                key_refresher(resources.keys, interval=settings.key_refresh_seconds),
+            ):
                 yield
         finally:
             await redis.aclose()

@@ -12,18 +12,21 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from vrs_client import VrsStore, chain_audit_events
+from vrs_client import VrsStore, chain_audit_events, chain_service_audit_events
 
 _log = logging.getLogger("certsvc.audit")
 CHAIN_INTERVAL_S = 5.0
 
 
 async def chain_all(store: VrsStore) -> int:
-    """Link every unchained audit row of every municipality; returns how many were linked."""
+    """Link every unchained audit row of every municipality and of the service-wide chain;
+    returns how many were linked."""
     linked = 0
     for municipality in await store.list_municipalities():
         async with store.connection() as conn:
             linked += await chain_audit_events(conn, municipality_code=municipality.code)
+    async with store.connection() as conn:
+        linked += await chain_service_audit_events(conn)
     return linked
 
 

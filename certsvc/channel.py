@@ -6,7 +6,9 @@ re-implement no step of issuance. What a channel may use is listed here, in five
 
 - **The use case** (`certsvc.issuance`): `issue_certificates`, `preview_issuance`,
   `reprint_certificate`, `void_certificate`, `record_audit`, the command and outcome types, and
-  `channel_offered`. Refusals are `Refused` values; match outcomes exhaustively.
+  `channel_offered`; and (`certsvc.revocation`) `revoke_certificate` and `certificate_status`
+  for administrators and supervisors, with `RevocationReason`, `Revoked` and
+  `CertificateStatus`. Refusals are `Refused` values; match outcomes exhaustively.
 - **Wire helpers**: `CardFiles` (the card files as base64 members), `card_evidence`,
   `decode_strict` (a raw body through a module-level msgspec decoder; nothing coerced).
 - **Errors**: `Problem` (a problem+json answer; a channel passes the `CodeInfo` of its own codes),
@@ -64,6 +66,13 @@ from certsvc.openapi import api_doc, docs_assets, documented_openapi
 from certsvc.ops import serve_beside_ops_listener
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
+from certsvc.revocation import (
+    CertificateStatus,
+    RevocationReason,
+    Revoked,
+    certificate_status,
+    revoke_certificate,
+)
 from certsvc.server import ListenerSpec, edge_options, free_port
 from certsvc.settings import Settings, SettingsError, load_settings
 from vrs_client import AuditEvent, Channel, Municipality
@@ -74,6 +83,7 @@ __all__ = [
     "AuditEvent",
     "CardFiles",
     "CardProof",
+    "CertificateStatus",
     "Channel",
     "ChannelResources",
     "Clock",
@@ -91,6 +101,8 @@ __all__ = [
     "Problem",
     "RefusalCode",
     "Refused",
+    "RevocationReason",
+    "Revoked",
     "Settings",
     "SettingsError",
     "StaffVerifiedIdentity",
@@ -98,6 +110,7 @@ __all__ = [
     "Voided",
     "api_doc",
     "card_evidence",
+    "certificate_status",
     "channel_offered",
     "configure_logging",
     "create_channel_app",
@@ -118,6 +131,7 @@ __all__ = [
     "render_certificate_pdf",
     "render_pdf",
     "reprint_certificate",
+    "revoke_certificate",
     "serve_beside_ops_listener",
     "system_clock",
     "void_certificate",

@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "purge",
     "export",
     "audit",
+    "revoke",
     "rekey",
     "staff",
     "app_client",

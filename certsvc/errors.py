@@ -21,7 +21,7 @@ from litestar.types import ExceptionHandlersMap
 from certsvc.issuance import RefusalCode, Refused
 from certsvc.logs import current_request_id
 from certsvc.metrics import count_problem
-from vrs_client import is_store_unavailable
+from vrs_client import VrsError, VrsErrorCode, is_store_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://certsvc.invalid/problems/"
@@ -49,6 +49,9 @@ GENERIC_CODES: Final[Mapping[str, CodeInfo]] = {
     "HEADERS_TOO_LARGE": CodeInfo(431, "The request headers are too large or too many"),
     "INTERNAL_ERROR": CodeInfo(500, "Internal error; quote the request id to the operator"),
     "DEPENDENCY_UNAVAILABLE": CodeInfo(503, "A backing service is unavailable; retry shortly"),
+    "DATA_KEY_UNAVAILABLE": CodeInfo(
+        503, "This node cannot open the municipality's data key now; retry shortly"
+    ),
     "NOT_READY": CodeInfo(503, "The service is not ready"),
     "SERVER_BUSY": CodeInfo(503, "The server is at its concurrency limit; retry shortly"),
 }
@@ -288,6 +291,15 @@ def _on_dependency_down(_: Request[Any, Any, Any], exc: Exception) -> Response[b
 def _on_unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     if is_dependency_failure(exc):
         return _on_dependency_down(_, exc)
+    if isinstance(exc, VrsError) and exc.code is VrsErrorCode.DATA_KEY_UNWRAP_FAILED:
+        # A node whose master keys do not open a data key (a master-key rotation done out of
+        # order): nothing was written yet, and another node may hold the key, so the balancer may
+        # retry. The operator's fix is named in the log (docs/keys-and-revocation.md).
+        _log.error(
+            "a data key is wrapped under a master key this node does not have: set"
+            " CERTSVC_MASTER_KEY and CERTSVC_MASTER_KEY_PREVIOUS as the master-key procedure says"
+        )
+        return problem_response(Problem("DATA_KEY_UNAVAILABLE", headers={"Retry-After": "5"}))
     # The message of an arbitrary exception may quote personal data: log the type and where.
     frames = []
     tb = exc.__traceback__

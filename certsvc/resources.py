@@ -61,6 +61,7 @@ class ChannelResources:
             pool,
             master_key=settings.master_key,
             lookup_key=self.lookup_key,
+            previous_master_key=settings.master_key_previous,
             acquire_timeout_s=settings.db_acquire_timeout_ms / 1000,
         )
         try:

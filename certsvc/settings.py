@@ -22,7 +22,9 @@ Mode = Literal["production", "demo", "test"]
 ENV_PREFIX = "CERTSVC_"
 
 #: Names of fields that hold secrets: masked in repr, required in production.
-SECRET_FIELDS = frozenset({"master_key", "lookup_key", "kiosk_session_key", "counter_session_key"})
+SECRET_FIELDS = frozenset(
+    {"master_key", "master_key_previous", "lookup_key", "kiosk_session_key", "counter_session_key"}
+)
 #: Fields `serve` requires (no embedded stores, no generated keys in production).
 REQUIRED_IN_PRODUCTION = frozenset(
     {
@@ -71,6 +73,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     master_key: bytes | None = None
     """Base64 of 32 bytes: wraps the per-municipality data keys (AES-256-GCM). Secret."""
+    master_key_previous: bytes | None = None
+    """Base64 of 32 bytes: the master key being replaced, during a master-key rotation only (data
+    keys wrapped under either key open; new ones are wrapped under `CERTSVC_MASTER_KEY`). Secret."""
     lookup_key: bytes | None = None
     """Base64 of 32 bytes: HMAC key for My Number lookups and Redis keys. Secret."""
 
@@ -105,6 +110,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Label of the PKCS#11 token holding the signing keys."""
     pkcs11_pin_file: Path | None = None
     """File holding the token's user PIN (one line; keep it 0600)."""
+    key_refresh_seconds: int = 10
+    """How often a running process looks for signing keys added by `certsvc keys rotate`."""
     vaccination_authority: str = "MHLW_Gov_of_JAPAN"
     """Administering authority written in SHC `performer` and VDS-NC `adm` (≤ 20 ASCII)."""
 
@@ -272,6 +279,12 @@ def _validate(settings: Settings, required: Collection[str]) -> None:
         raise SettingsError("CERTSVC_RETENTION_ISSUANCE_YEARS must be at least 7")
     if settings.log_level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError("CERTSVC_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+    if not 1 <= settings.key_refresh_seconds <= 3600:
+        raise SettingsError("CERTSVC_KEY_REFRESH_SECONDS must be between 1 and 3600")
+    if settings.master_key_previous is not None and settings.master_key_previous == (
+        settings.master_key
+    ):
+        raise SettingsError("CERTSVC_MASTER_KEY_PREVIOUS must differ from CERTSVC_MASTER_KEY")
     if not 1 <= settings.workers <= 64:
         raise SettingsError("CERTSVC_WORKERS must be between 1 and 64")
     if len(settings.vaccination_authority) > 20 or not settings.vaccination_authority.isascii():

@@ -4,11 +4,20 @@ A PKCS#11 (HSM) implementation replaces `FileKeyStore` without touching callers:
 `KeyStore`, `ShcSigner` and `VdsncSigner`. Private keys are loaded once and kept in memory; a
 signature does no file I/O. Nothing here logs, and no `repr` shows key material.
 
+Running processes pick up keys added by another process (`certsvc keys rotate`) through
+`refresh()`: every change of the directory ends by rewriting `generation` (a counter), and
+`refresh()` reloads only when that file says something else than at the last load — one small
+read when nothing changed. Key files are written before the generation, so a process that sees the
+new generation finds every file it names. Old SHC keys and barcode signers are never removed by
+the service: their public halves stay published for as long as their files stay.
+
 Key directory layout (directory 0700, every file 0600, written atomically):
 
+    <key_dir>/generation              a counter, rewritten last by every change of the directory
     <key_dir>/rid-secret              32 random bytes: the HMAC secret of SHC `rid`s
     <key_dir>/shc/NNNN.key.pem        SHC P-256 private keys (PKCS#8); the highest NNNN signs
-    <key_dir>/shc/crl/<kid>.json      SHC revocation list of a key ({"kid","method","ctr","rids"})
+    <key_dir>/shc/crl/<kid>.json      legacy: SHC revocation lists written by `update_shc_crl`
+                                      (the service keeps its lists in the database)
     <key_dir>/vdsnc/csca.key.pem      the country signing CA key
     <key_dir>/vdsnc/csca.cert.pem     its self-signed certificate
     <key_dir>/vdsnc/csca.crl.pem      the CSCA's CRL of barcode signers
@@ -60,6 +69,17 @@ class KeyStore(Protocol):
 
     def load(self) -> None:
         """Load the keys into memory; `KEYS_MISSING` / `KEYS_UNREADABLE` when it cannot."""
+        ...
+
+    def refresh(self) -> bool:
+        """Pick up keys another process added since the last load (cheap when nothing changed).
+        Returns True when the keys in memory changed. On failure the keys in memory stay as
+        they were and the `KeyStoreError` is raised."""
+        ...
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        """Every SHC public key as a JWK (no `crlVersion`: the service adds it from its
+        database), oldest first."""
         ...
 
     def rotate_shc(self, *, now: datetime) -> str:
@@ -197,6 +217,7 @@ class FileKeyStore:
         self._bsc: _EcSigner | None = None
         self._bsc_seq = 0
         self._jwks: dict[str, Any] | None = None
+        self._generation = -1
 
     def __repr__(self) -> str:
         return f"FileKeyStore({str(self._dir)!r}, loaded={self._loaded})"
@@ -219,6 +240,26 @@ class FileKeyStore:
         for d in (self._dir, self._shc_dir, self._crl_dir, self._vdsnc_dir):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
             d.chmod(0o700)
+
+    @property
+    def _generation_file(self) -> Path:
+        return self._dir / "generation"
+
+    def _read_generation(self) -> int:
+        """The directory's generation; 0 for a directory written before generations existed."""
+        try:
+            text = self._generation_file.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return 0
+        except (OSError, UnicodeDecodeError):
+            raise KeyStoreError("KEYS_UNREADABLE", "cannot read the key generation") from None
+        if not text.isdigit():
+            raise KeyStoreError("KEYS_UNREADABLE", "the key generation is not a number")
+        return int(text)
+
+    def _bump_generation(self) -> None:
+        """The last step of every change: running processes reload on their next refresh."""
+        _write_private(self._generation_file, f"{self._read_generation() + 1}\n".encode())
 
     @staticmethod
     def _seqs(directory: Path, prefix: str) -> list[int]:
@@ -246,12 +287,15 @@ class FileKeyStore:
         self._csca, self._csca_key = csca, csca_key
         self._write_csca_crl([], now=now)
         self._new_bsc(now=now)
+        self._bump_generation()
         self._loaded = False
         self.load()
 
     def load(self) -> None:
         if not (self._dir / "rid-secret").is_file():
             raise KeyStoreError("KEYS_MISSING", "no keys in the key directory (keys create)")
+        # Read before the files: a change during this load is seen again by the next refresh.
+        generation = self._read_generation()
         try:
             self._rid_secret = (self._dir / "rid-secret").read_bytes()
             shc = []
@@ -294,7 +338,15 @@ class FileKeyStore:
             bsc_key, f"bsc-{seqs[-1]:04d}", bsc_cert.public_bytes(serialization.Encoding.DER)
         )
         self._jwks = None
+        self._generation = generation
         self._loaded = True
+
+    def refresh(self) -> bool:
+        if self._loaded and self._read_generation() == self._generation:
+            return False
+        before = (self._shc[-1].kid if self._shc else None, self._bsc_seq, len(self._shc))
+        self.load()
+        return before != (self._shc[-1].kid, self._bsc_seq, len(self._shc))
 
     def _ensure(self) -> None:
         if not self._loaded:
@@ -349,18 +401,21 @@ class FileKeyStore:
     def rotate_shc(self, *, now: datetime) -> str:
         self._ensure()
         kid = self._new_shc_key()
+        self._bump_generation()
         self.load()
         return kid
 
     def rotate_barcode_signer(self, *, now: datetime) -> x509.Certificate:
         self._ensure()
         cert = self._new_bsc(now=now)
+        self._bump_generation()
         self.load()
         return cert
 
     def revoke_barcode_signer(self, serial: int, *, now: datetime) -> None:
         self._ensure()
         self._write_csca_crl([*self._csca_crl_state.revoked, serial], now=now)
+        self._bump_generation()
 
     # -- use --
 
@@ -371,6 +426,20 @@ class FileKeyStore:
     def rid_for(self, internal_id: str, *, kid: str | None = None) -> str:
         self._ensure()
         return compute_rid(self._rid_secret, kid or self._shc[-1].kid, internal_id)
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        self._ensure()
+        return [dict(public_jwk(pub)) for pub in self._shc_public]
+
+    def barcode_signer_certificates(self) -> list[x509.Certificate]:
+        """Every barcode signer certificate in the directory, oldest first (the last signs)."""
+        self._ensure()
+        return [
+            x509.load_pem_x509_certificate(
+                (self._vdsnc_dir / f"bsc-{seq:04d}.cert.pem").read_bytes()
+            )
+            for seq in self._seqs(self._vdsnc_dir, "bsc-")
+        ]
 
     def jwks(self) -> dict[str, Any]:
         self._ensure()

@@ -424,6 +424,22 @@ class Pkcs11KeyStore:
         if not self._loaded:
             self.load()
 
+    def refresh(self) -> bool:
+        """Read the token again: it is what every node shares, so a key another node added
+        there (`keys rotate`) is picked up here. `load` replaces the keys in memory only once
+        everything was read, so on failure they stay as they were."""
+        if not self._loaded:
+            self.load()
+            return True
+        before = (tuple(s.kid for s in self._shc), self._bsc.kid if self._bsc else None)
+        self.load()
+        return before != (tuple(s.kid for s in self._shc), self._bsc.kid if self._bsc else None)
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        """Every SHC public key in the token as a JWK, oldest first (no `crlVersion`)."""
+        self._ensure()
+        return [dict(public_jwk(pub)) for pub in self._shc_public]
+
     def _new_bsc(self, *, now: datetime) -> x509.Certificate:
         from pkcs11 import ObjectClass
 

@@ -10,11 +10,15 @@ municipality (wrapped by the master key); My Number is looked up by its HMAC und
 
 from vrs_client._audit import (
     AUDIT_PAGE_MAX,
+    SERVICE_CHAIN,
     canonical_audit_row,
     chain_audit_events,
+    chain_service_audit_events,
     list_audit_events,
     record_audit_event,
+    record_service_audit_event,
     verify_audit_chain,
+    verify_service_audit_chain,
 )
 from vrs_client._checks import (
     is_valid_municipality_code,
@@ -22,6 +26,7 @@ from vrs_client._checks import (
     municipality_check_digit,
     my_number_check_digit,
 )
+from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode, is_store_unavailable
 from vrs_client._import import (
@@ -67,6 +72,7 @@ from vrs_client._types import (
     PurgeSummary,
     RevokedRid,
     RevokeOutcome,
+    ShcCrlState,
     Vaccination,
     VoidOutcome,
 )
@@ -76,6 +82,7 @@ __all__ = [
     "ENCODINGS",
     "EXPORT_COLUMNS",
     "PERSON_COLUMNS",
+    "SERVICE_CHAIN",
     "VACCINATION_COLUMNS",
     "AuditChainProblem",
     "AuditChainReport",
@@ -104,6 +111,7 @@ __all__ = [
     "Rejection",
     "RevokeOutcome",
     "RevokedRid",
+    "ShcCrlState",
     "Vaccination",
     "VoidOutcome",
     "VrsError",
@@ -113,14 +121,17 @@ __all__ = [
     "apply_migrations",
     "canonical_audit_row",
     "chain_audit_events",
+    "chain_service_audit_events",
     "enter_scope",
     "export_csv",
     "get_municipality",
+    "get_shc_crl",
     "import_files",
     "is_store_unavailable",
     "is_valid_municipality_code",
     "is_valid_my_number",
     "list_audit_events",
+    "list_crl_versions",
     "list_migrations",
     "list_municipalities",
     "list_revoked_rids",
@@ -128,8 +139,10 @@ __all__ = [
     "my_number_check_digit",
     "purge",
     "record_audit_event",
+    "record_service_audit_event",
     "rotate_master_key",
     "scoped_transaction",
     "verify_audit_chain",
+    "verify_service_audit_chain",
     "write_rejections",
 ]

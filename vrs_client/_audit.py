@@ -1,4 +1,8 @@
-"""The audit hash chain: linked after the fact, so that issuances never wait on its tail.
+"""The audit hash chains: linked after the fact, so that issuances never wait on their tail.
+
+One chain per municipality (`audit_events`), and one service-wide chain (`service_audit_events`)
+for admin actions that belong to no municipality (key and master-key rotation); both follow the
+same rules, below. The service chain's rows hash with the municipality field `SERVICE_CHAIN`.
 
 Writers insert rows unchained (`record_audit_event`, `record_issuance(audit=…)`). The chainer gives
 the unchained rows of a municipality, in insertion order, the next consecutive `seq` numbers and
@@ -18,11 +22,14 @@ import msgspec
 from asyncpg import Record
 
 from vrs_client._conn import Conn, fetch_one
-from vrs_client._keys import enter_scope
+from vrs_client._errors import VrsError, VrsErrorCode
+from vrs_client._keys import enter_app_role, enter_scope
 from vrs_client._store import check_municipality_code
 from vrs_client._types import AuditChainProblem, AuditChainReport, AuditEntry, AuditEvent
 
 GENESIS = bytes(32)
+#: What the service-wide chain's rows carry in place of a municipality code.
+SERVICE_CHAIN = "service"
 _encoder = msgspec.json.Encoder()
 
 
@@ -40,14 +47,16 @@ def canonical_audit_row(
     terminal: str | None = None,
     identity_method: str | None = None,
     subject: str | None = None,
+    detail: str | None = None,
 ) -> bytes:
     """The bytes a chained row's hash covers: a JSON array (msgspec's encoding is deterministic
     for strings, integers and null), `at` in UTC with microseconds.
 
     The counter's fields (actor role, terminal, identity method, subject; migration 0004) follow
-    as four more items when any of them is set. A row without them has the eight-item bytes it
-    had before they existed, so rows chained earlier keep verifying, and setting any of them on a
-    chained row changes its bytes (the verifier sees it)."""
+    as four more items when any of them is set, then an admin action's `detail` (migration 0003)
+    as one more when it is set. A row without them has the eight-item bytes it had before they
+    existed, so rows chained earlier keep verifying, and setting any of them on a chained row
+    changes its bytes (the verifier sees it)."""
     items: list[object] = [
         municipality_code,
         seq,
@@ -61,11 +70,13 @@ def canonical_audit_row(
     counter = [actor_role, terminal, identity_method, subject]
     if any(value is not None for value in counter):
         items.extend(counter)
+    if detail is not None:
+        items.append(detail)
     return _encoder.encode(items)
 
 
 def _stored_row_bytes(municipality_code: str, seq: int, row: Record) -> bytes:
-    """`canonical_audit_row` of a row as both listing queries return it (by column name)."""
+    """`canonical_audit_row` of a row as every listing query returns it (by column name)."""
     return canonical_audit_row(
         municipality_code=municipality_code,
         seq=seq,
@@ -79,6 +90,7 @@ def _stored_row_bytes(municipality_code: str, seq: int, row: Record) -> bytes:
         terminal=row["terminal"],
         identity_method=row["identity_method"],
         subject=row["subject"],
+        detail=row["detail"],
     )
 
 
@@ -86,84 +98,147 @@ def link(prev_hash: bytes, row_bytes: bytes) -> bytes:
     return hashlib.sha256(prev_hash + row_bytes).digest()
 
 
-_q_ensure_checkpoint = """
-INSERT INTO audit_checkpoints (municipality_code) VALUES ($1) ON CONFLICT DO NOTHING
-"""
+class _Chain(msgspec.Struct, frozen=True, kw_only=True):
+    """The statements of one kind of chain. Every listing returns id (or seq) first, then the
+    columns `_stored_row_bytes` reads by name (and prev_hash, hash for chained rows)."""
+
+    ensure_checkpoint: str
+    lock_checkpoint: str
+    list_unchained: str
+    link_rows: str
+    advance_checkpoint: str
+    get_checkpoint: str
+    list_chained: str
+    count_unchained: str
+
+
 # Two chainers of one municipality would both continue from the same tail and fork the chain:
 # the checkpoint row lock makes the second wait and continue from the first one's new tail.
-_q_lock_checkpoint = """
+_MUNICIPAL = _Chain(
+    ensure_checkpoint="""
+INSERT INTO audit_checkpoints (municipality_code) VALUES ($1) ON CONFLICT DO NOTHING
+""",
+    lock_checkpoint="""
 SELECT chained_through_seq, chained_hash FROM audit_checkpoints
 WHERE municipality_code = $1 FOR UPDATE
-"""
-_q_list_unchained = """
-SELECT id, at, actor, action, address_number, reason, outcome,
+""",
+    list_unchained="""
+SELECT id, at, actor, action, address_number, reason, outcome, detail,
        actor_role, terminal, identity_method, subject
 FROM audit_events
 WHERE municipality_code = $1 AND seq IS NULL ORDER BY id LIMIT $2
-"""
-_q_link_rows = """
+""",
+    link_rows="""
 UPDATE audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
 FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS u(id, seq, prev_hash, hash)
 WHERE e.id = u.id
-"""
-_q_advance_checkpoint = """
+""",
+    advance_checkpoint="""
 UPDATE audit_checkpoints SET chained_through_seq = $2, chained_hash = $3
 WHERE municipality_code = $1
-"""
+""",
+    get_checkpoint="""
+SELECT chained_through_seq, chained_hash, purged_through_seq, purged_hash
+FROM audit_checkpoints WHERE municipality_code = $1
+""",
+    list_chained="""
+SELECT seq, at, actor, action, address_number, reason, outcome, detail, prev_hash, hash,
+       actor_role, terminal, identity_method, subject
+FROM audit_events WHERE municipality_code = $1 AND seq IS NOT NULL ORDER BY seq
+""",
+    count_unchained="""
+SELECT count(*) FROM audit_events WHERE municipality_code = $1 AND seq IS NULL
+""",
+)
+# The service chain has one checkpoint row; `$1` (the chain's name) is accepted and unused, so
+# that both kinds run the same code. The row lock orders two chainers as above.
+_SERVICE = _Chain(
+    ensure_checkpoint="""
+INSERT INTO service_audit_checkpoint (singleton) SELECT true WHERE $1::text IS NOT NULL
+ON CONFLICT DO NOTHING
+""",
+    lock_checkpoint="""
+SELECT chained_through_seq, chained_hash FROM service_audit_checkpoint
+WHERE $1::text IS NOT NULL FOR UPDATE
+""",
+    list_unchained="""
+SELECT id, at, actor, action, NULL::text AS address_number, reason, outcome, detail,
+       NULL::text AS actor_role, NULL::text AS terminal, NULL::text AS identity_method,
+       NULL::text AS subject
+FROM service_audit_events
+WHERE seq IS NULL AND $1::text IS NOT NULL ORDER BY id LIMIT $2
+""",
+    link_rows="""
+UPDATE service_audit_events e SET seq = u.seq, prev_hash = u.prev_hash, hash = u.hash
+FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS u(id, seq, prev_hash, hash)
+WHERE e.id = u.id
+""",
+    advance_checkpoint="""
+UPDATE service_audit_checkpoint SET chained_through_seq = $2, chained_hash = $3
+WHERE $1::text IS NOT NULL
+""",
+    get_checkpoint="""
+SELECT chained_through_seq, chained_hash, purged_through_seq, purged_hash
+FROM service_audit_checkpoint WHERE $1::text IS NOT NULL
+""",
+    list_chained="""
+SELECT seq, at, actor, action, NULL::text AS address_number, reason, outcome, detail,
+       prev_hash, hash, NULL::text AS actor_role, NULL::text AS terminal,
+       NULL::text AS identity_method, NULL::text AS subject
+FROM service_audit_events WHERE seq IS NOT NULL AND $1::text IS NOT NULL ORDER BY seq
+""",
+    count_unchained="""
+SELECT count(*) FROM service_audit_events WHERE seq IS NULL AND $1::text IS NOT NULL
+""",
+)
 
 
-async def chain_audit_events(conn: Conn, *, municipality_code: str, batch: int = 5000) -> int:
-    """Link every unchained audit row of the municipality, a batch per transaction. Safe to run
-    concurrently with writers and with another chainer. Returns how many rows were linked."""
+async def _enter(conn: Conn, name: str) -> None:
+    if name == SERVICE_CHAIN:
+        await enter_app_role(conn)
+    else:
+        await enter_scope(conn, municipality_code=name)
+
+
+async def _chain(conn: Conn, chain: _Chain, name: str, batch: int) -> int:
     total = 0
     while True:
         async with conn.transaction():
-            await enter_scope(conn, municipality_code=municipality_code)
-            await conn.execute(_q_ensure_checkpoint, municipality_code)
-            tail_seq, tail_hash = await fetch_one(conn, _q_lock_checkpoint, municipality_code)
-            rows = await conn.fetch(_q_list_unchained, municipality_code, batch)
+            await _enter(conn, name)
+            await conn.execute(chain.ensure_checkpoint, name)
+            tail_seq, tail_hash = await fetch_one(conn, chain.lock_checkpoint, name)
+            rows = await conn.fetch(chain.list_unchained, name, batch)
             if not rows:
                 return total
             ids, seqs, prevs, hashes = [], [], [], []
             for row in rows:
                 tail_seq += 1
-                row_bytes = _stored_row_bytes(municipality_code, tail_seq, row)
+                row_bytes = _stored_row_bytes(name, tail_seq, row)
                 new_hash = link(tail_hash, row_bytes)
                 ids.append(row[0])
                 seqs.append(tail_seq)
                 prevs.append(tail_hash)
                 hashes.append(new_hash)
                 tail_hash = new_hash
-            await conn.execute(_q_link_rows, ids, seqs, prevs, hashes)
-            await conn.execute(_q_advance_checkpoint, municipality_code, tail_seq, tail_hash)
+            await conn.execute(chain.link_rows, ids, seqs, prevs, hashes)
+            await conn.execute(chain.advance_checkpoint, name, tail_seq, tail_hash)
             total += len(rows)
         if len(rows) < batch:
             return total
 
 
-_q_get_checkpoint = """
-SELECT chained_through_seq, chained_hash, purged_through_seq, purged_hash
-FROM audit_checkpoints WHERE municipality_code = $1
-"""
-_q_list_chained = """
-SELECT seq, at, actor, action, address_number, reason, outcome, prev_hash, hash,
-       actor_role, terminal, identity_method, subject
-FROM audit_events WHERE municipality_code = $1 AND seq IS NOT NULL ORDER BY seq
-"""
-_q_count_unchained = """
-SELECT count(*) FROM audit_events WHERE municipality_code = $1 AND seq IS NULL
-"""
+async def chain_audit_events(conn: Conn, *, municipality_code: str, batch: int = 5000) -> int:
+    """Link every unchained audit row of the municipality, a batch per transaction. Safe to run
+    concurrently with writers and with another chainer. Returns how many rows were linked."""
+    return await _chain(conn, _MUNICIPAL, municipality_code, batch)
 
 
-async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChainReport:
-    """Check the municipality's chain from its head to the checkpoint's tail.
+async def chain_service_audit_events(conn: Conn, *, batch: int = 5000) -> int:
+    """`chain_audit_events` for the service-wide chain (admin actions of no municipality)."""
+    return await _chain(conn, _SERVICE, SERVICE_CHAIN, batch)
 
-    (1) read the checkpoint and every chained row in one snapshot;
-    (2) the first row follows the purged head (seq and prev_hash);
-    (3) each row's seq is the previous one + 1 (a deleted or inserted row breaks this);
-    (4) each row's prev_hash is the previous row's hash, and its hash recomputes from its content
-        (an edited row, or one inserted with a made-up hash, breaks this);
-    (5) the chain ends where the checkpoint says (rows deleted from the end are seen)."""
+
+async def _verify(conn: Conn, chain: _Chain, name: str) -> AuditChainReport:
     ok = True
     problem: AuditChainProblem | None = None
     at_seq: int | None = None
@@ -175,20 +250,20 @@ async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChai
 
     # (1)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await enter_scope(conn, municipality_code=municipality_code)
-        cp = await conn.fetchrow(_q_get_checkpoint, municipality_code)
+        await _enter(conn, name)
+        cp = await conn.fetchrow(chain.get_checkpoint, name)
         chained_through, chained_hash, purged_through, purged_hash = (
             (0, GENESIS, 0, GENESIS) if cp is None else tuple(cp)
         )
-        unchained = await conn.fetchval(_q_count_unchained, municipality_code)
+        unchained = await conn.fetchval(chain.count_unchained, name)
         expected_seq, prev = purged_through + 1, purged_hash
-        async for row in conn.cursor(_q_list_chained, municipality_code, prefetch=2000):
+        async for row in conn.cursor(chain.list_chained, name, prefetch=2000):
             seq = row[0]
             # (2) (3)
             if seq != expected_seq:
                 fail(AuditChainProblem.SEQUENCE_GAP, expected_seq)
                 break
-            if row[7] != prev:
+            if row["prev_hash"] != prev:
                 fail(
                     AuditChainProblem.HEAD_MISMATCH
                     if checked == 0
@@ -197,8 +272,8 @@ async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChai
                 )
                 break
             # (4)
-            recomputed = link(prev, _stored_row_bytes(municipality_code, seq, row))
-            if recomputed != row[8]:
+            recomputed = link(prev, _stored_row_bytes(name, seq, row))
+            if recomputed != row["hash"]:
                 fail(AuditChainProblem.ROW_ALTERED, seq)
                 break
             prev = recomputed
@@ -214,7 +289,7 @@ async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChai
             elif prev != chained_hash:
                 fail(AuditChainProblem.ROW_ALTERED, last)
     return AuditChainReport(
-        municipality_code=municipality_code,
+        municipality_code=name,
         ok=ok,
         checked=checked,
         unchained=unchained,
@@ -223,13 +298,54 @@ async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChai
     )
 
 
+async def verify_audit_chain(conn: Conn, *, municipality_code: str) -> AuditChainReport:
+    """Check the municipality's chain from its head to the checkpoint's tail.
+
+    (1) read the checkpoint and every chained row in one snapshot;
+    (2) the first row follows the purged head (seq and prev_hash);
+    (3) each row's seq is the previous one + 1 (a deleted or inserted row breaks this);
+    (4) each row's prev_hash is the previous row's hash, and its hash recomputes from its content
+        (an edited row, or one inserted with a made-up hash, breaks this);
+    (5) the chain ends where the checkpoint says (rows deleted from the end are seen)."""
+    return await _verify(conn, _MUNICIPAL, municipality_code)
+
+
+async def verify_service_audit_chain(conn: Conn) -> AuditChainReport:
+    """`verify_audit_chain` for the service-wide chain (its report names `SERVICE_CHAIN`)."""
+    return await _verify(conn, _SERVICE, SERVICE_CHAIN)
+
+
+_q_record_service_audit_event = """
+INSERT INTO service_audit_events (at, actor, action, reason, outcome, detail)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+
+async def record_service_audit_event(conn: Conn, event: AuditEvent) -> None:
+    """Append an unchained event to the service-wide chain (an admin action of no municipality:
+    `event.address_number` must be None). Runs in the caller's transaction when there is one."""
+    if event.address_number is not None:
+        raise VrsError(VrsErrorCode.AUDIT_EVENT_INVALID, "a service event names no person")
+    async with conn.transaction():
+        await enter_app_role(conn)
+        await conn.execute(
+            _q_record_service_audit_event,
+            event.at,
+            event.actor,
+            event.action,
+            event.reason,
+            event.outcome,
+            event.detail,
+        )
+
+
 #: The most rows one page of the audit review returns.
 AUDIT_PAGE_MAX = 500
 
 # Filters are optional: a NULL parameter matches every row. Newest first; `before_id` pages on.
 _q_list_audit_events = """
 SELECT id, municipality_code, seq, at, actor, action, outcome, address_number, reason,
-       actor_role, terminal, identity_method, subject
+       actor_role, terminal, identity_method, subject, detail
 FROM audit_events
 WHERE municipality_code = $1
   AND ($2::timestamptz IS NULL OR at >= $2)
@@ -289,6 +405,7 @@ async def list_audit_events(
             terminal=r["terminal"],
             identity_method=r["identity_method"],
             subject=r["subject"],
+            detail=r["detail"],
         )
         for r in rows
     ]
@@ -298,8 +415,8 @@ async def list_audit_events(
 # and their audit rows commit together); this inserts one into a partition entered here.
 _q_insert_audit_event = """
 INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
-                          actor_role, terminal, identity_method, subject)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                          actor_role, terminal, identity_method, subject, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 
@@ -322,4 +439,5 @@ async def record_audit_event(conn: Conn, *, municipality_code: str, event: Audit
         event.terminal,
         event.identity_method,
         event.subject,
+        event.detail,
     )

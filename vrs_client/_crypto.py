@@ -111,11 +111,19 @@ class FieldCipher:
 
 
 class KeyRing:
-    """The master and lookup keys, and the per-process cache of unwrapped data keys."""
+    """The master and lookup keys, and the per-process cache of unwrapped data keys.
 
-    def __init__(self, *, master_key: bytes, lookup_key: bytes) -> None:
+    During a master-key rotation a process holds the new key as `master_key` and the old one as
+    `previous_master_key`: it opens data keys wrapped under either, and wraps new ones under the
+    new key only."""
+
+    def __init__(
+        self, *, master_key: bytes, lookup_key: bytes, previous_master_key: bytes | None = None
+    ) -> None:
         _check_key(master_key)
         _check_key(lookup_key)
+        if previous_master_key is not None:
+            _check_key(previous_master_key)
         self._master_key = master_key
         self._lookup_key = lookup_key
         # RFC 2104 with the pads hashed once: a 32-byte key is zero-padded to SHA-256's 64-byte
@@ -125,6 +133,9 @@ class KeyRing:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         self.master_key_id = master_key_id(master_key)
+        self._unwrapping = {self.master_key_id: master_key}
+        if previous_master_key is not None:
+            self._unwrapping.setdefault(master_key_id(previous_master_key), previous_master_key)
         self._ciphers: dict[str, FieldCipher] = {}
 
     def my_number_hmac(self, my_number: str) -> bytes:
@@ -154,11 +165,11 @@ class KeyRing:
         self._ciphers.clear()
 
     def open_wrapped(self, municipality_code: str, wrapped: bytes, key_id: bytes) -> FieldCipher:
-        if key_id != self.master_key_id:
+        """The cipher of a stored data key wrapped under the master key or the previous one."""
+        master = self._unwrapping.get(key_id)
+        if master is None:
             raise VrsError(VrsErrorCode.DATA_KEY_UNWRAP_FAILED, "wrapped by another master key")
-        return FieldCipher(
-            municipality_code, unwrap_data_key(self._master_key, municipality_code, wrapped)
-        )
+        return FieldCipher(municipality_code, unwrap_data_key(master, municipality_code, wrapped))
 
     def new_data_key(self, municipality_code: str) -> tuple[FieldCipher, bytes]:
         """A fresh data key: its cipher and its wrapped form (to store)."""

@@ -33,6 +33,8 @@ class VrsErrorCode(StrEnum):
     """An import file's header is not the contracts §4 column set."""
     IMPORT_FILE_UNREADABLE = "VRS_IMPORT_FILE_UNREADABLE"
     """An import file cannot be read as UTF-8 CSV."""
+    AUDIT_EVENT_INVALID = "VRS_AUDIT_EVENT_INVALID"
+    """An audit event does not fit its chain (a service-wide event naming a person)."""
 
 
 class VrsError(Exception):

@@ -471,8 +471,8 @@ WITH revoked AS (
 SELECT count(*) FROM revoked
 """
 _q_record_import_event = """
-INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome)
-VALUES ($1, $2, $3, 'vrs.import', NULL, 'applied')
+INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome, detail)
+VALUES ($1, $2, $3, 'vrs.import', NULL, 'applied', $4)
 """
 _q_clear_touched = "TRUNCATE vrs_touched, vrs_new"
 
@@ -705,22 +705,30 @@ class _Importer:
                 await enter_scope(self.conn, municipality_code=code)
                 await self.conn.execute(_q_lock_municipality_import, int(code))
                 await self.conn.execute(_q_clear_touched)
-                s.persons_updated += await self.conn.fetchval(_q_update_changed_persons, code, now)
-                s.persons_inserted += await self.conn.fetchval(_q_insert_new_persons, code, now)
+                persons_updated = await self.conn.fetchval(_q_update_changed_persons, code, now)
+                persons_inserted = await self.conn.fetchval(_q_insert_new_persons, code, now)
                 await self.conn.execute(_q_analyze_new)
                 status = await self.conn.execute(_q_insert_new_vaccinations, code)
                 new_doses = int(status.rsplit(" ", 1)[1])
-                s.vaccinations_inserted += new_doses
+                inserted, updated = new_doses, 0
                 # Every staged dose went to a new person (a first load): nothing to compare.
                 if new_doses < self.staged_doses.get(code, 0):
-                    inserted, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
-                    s.vaccinations_inserted += inserted
-                    s.vaccinations_updated += updated
+                    merged, updated = await fetch_one(self.conn, _q_merge_vaccinations, code)
+                    inserted += merged
                 await self.conn.execute(_q_refresh_record_digests, now)
-                s.issuances_revoked += await self.conn.fetchval(
-                    _q_revoke_corrected, now, code, actor
+                revoked = await self.conn.fetchval(_q_revoke_corrected, now, code, actor)
+                # What this import changed in this municipality (counts only).
+                detail = (
+                    f"persons_inserted={persons_inserted} persons_updated={persons_updated} "
+                    f"vaccinations_inserted={inserted} vaccinations_updated={updated} "
+                    f"issuances_revoked={revoked}"
                 )
-                await self.conn.execute(_q_record_import_event, code, now, actor)
+                await self.conn.execute(_q_record_import_event, code, now, actor, detail)
+            s.persons_updated += persons_updated
+            s.persons_inserted += persons_inserted
+            s.vaccinations_inserted += inserted
+            s.vaccinations_updated += updated
+            s.issuances_revoked += revoked
             s.municipalities += 1
             self.tick(1)
 

@@ -83,13 +83,25 @@ WHERE municipality_code = $1
 """
 
 
+_q_record_rotation_event = """
+INSERT INTO service_audit_events (at, actor, action, reason, outcome, detail)
+VALUES ($1, $2, 'master_key.rotate', NULL, 'rewrapped', $3)
+"""
+
+
 async def rotate_master_key(
-    conn: Conn, *, old_master_key: bytes, new_master_key: bytes, now: datetime
+    conn: Conn,
+    *,
+    old_master_key: bytes,
+    new_master_key: bytes,
+    now: datetime,
+    actor: str | None = None,
 ) -> int:
     """Re-wrap every municipality's data key from the old master key to the new one, in one
     transaction (all or nothing). Rows are not re-encrypted. Keys already under the new master key
     are left alone, so a rerun after a crash is safe. Returns how many keys were re-wrapped.
-    Raises `DATA_KEY_UNWRAP_FAILED` if a key is under neither."""
+    Raises `DATA_KEY_UNWRAP_FAILED` if a key is under neither. With `actor`, the service-wide
+    audit chain records the rotation (count only) in the same transaction."""
     old_id, new_id = master_key_id(old_master_key), master_key_id(new_master_key)
     rewrapped = 0
     async with conn.transaction():
@@ -106,4 +118,7 @@ async def rotate_master_key(
                 _q_rewrap_data_key, code, wrap_data_key(new_master_key, code, data_key), new_id, now
             )
             rewrapped += 1
+        if actor is not None:
+            await enter_app_role(conn)
+            await conn.execute(_q_record_rotation_event, now, actor, f"rewrapped={rewrapped}")
     return rewrapped

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from datetime import date, datetime, timedelta, timezone
 from typing import TextIO
 
-from vrs_client._audit import chain_audit_events
+import asyncpg
+
+from vrs_client._audit import chain_audit_events, record_service_audit_event
 from vrs_client._conn import Conn, fetch_one
 from vrs_client._crypto import KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode
 from vrs_client._keys import enter_app_role, enter_scope
 from vrs_client._store import PERSON_WITH_DOSES, decode_person, scoped_transaction
-from vrs_client._types import PurgeSummary
+from vrs_client._types import AuditEvent, PurgeSummary
 
 JST = timezone(timedelta(hours=9), "JST")
 #: Preventive Vaccination Act: vaccination records at least 5 years.
@@ -81,6 +84,29 @@ WHERE municipality_code = $1
 _q_purge_revocations = """
 WITH gone AS (DELETE FROM revocations WHERE revoked_at < $1 RETURNING 1) SELECT count(*) FROM gone
 """
+# Before the doses go: persons who lose some and keep a record (other doses, or a person row the
+# purge keeps), and certificates still in force that show a dose about to go.
+_q_purge_consequences = """
+WITH doomed AS (SELECT person_id FROM vaccinations WHERE vaccinated_on < $1)
+SELECT
+  (SELECT count(DISTINCT d.person_id) FROM doomed d JOIN persons p ON p.id = d.person_id
+   WHERE p.updated_at >= $2
+      OR EXISTS (SELECT 1 FROM vaccinations v WHERE v.person_id = d.person_id
+                 AND v.vaccinated_on >= $1)
+      OR EXISTS (SELECT 1 FROM issuances i WHERE i.person_id = d.person_id
+                 AND i.issued_at >= $3)),
+  (SELECT count(*) FROM issuances i
+   WHERE i.revoked_at IS NULL AND i.voided_at IS NULL AND i.issued_at >= $3
+     AND EXISTS (SELECT 1 FROM doomed d WHERE d.person_id = i.person_id))
+"""
+_q_record_purge_event = """
+INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome, detail)
+VALUES ($1, $2, $3, 'vrs.purge', NULL, 'purged', $4)
+"""
+
+
+class _DryRun(Exception):  # noqa: N818 — control flow: roll back what a dry run did
+    pass
 
 
 async def purge(
@@ -89,12 +115,20 @@ async def purge(
     now: datetime,
     vaccination_years: int = MIN_VACCINATION_YEARS,
     issuance_years: int = MIN_ISSUANCE_YEARS,
+    actor: str | None = None,
+    dry_run: bool = False,
 ) -> PurgeSummary:
     """Delete what is past retention, one transaction per municipality: doses given more than
     `vaccination_years` ago, issuances and audit events older than `issuance_years` (the audit
     chain is chained first and only its head is cut, recorded in the checkpoint so verification
     still passes), persons left with nothing, and CRL entries as old as the issuances. Raises
-    `RETENTION_TOO_SHORT` below 5 / 7 years."""
+    `RETENTION_TOO_SHORT` below 5 / 7 years.
+
+    With `actor`, each municipality's transaction records a `vrs.purge` audit event with its
+    counts, and the service chain one with the totals. With `dry_run`, every transaction is
+    rolled back: the counts say what would go, and nothing is deleted or recorded. Either way
+    the summary counts the persons who lose doses but stay on record, and the certificates still
+    in force that show a dose about to go."""
     if vaccination_years < MIN_VACCINATION_YEARS or issuance_years < MIN_ISSUANCE_YEARS:
         raise VrsError(VrsErrorCode.RETENTION_TOO_SHORT)
     today = now.astimezone(JST).date()
@@ -103,30 +137,81 @@ async def purge(
     issuance_cutoff = datetime.combine(
         years_before(today, issuance_years), datetime.min.time(), JST
     )
-    totals = dict.fromkeys(("vaccinations", "issuances", "audit_events", "persons"), 0)
+    totals = dict.fromkeys(
+        (
+            "vaccinations",
+            "issuances",
+            "audit_events",
+            "persons",
+            "persons_keeping_records",
+            "live_certificates_affected",
+        ),
+        0,
+    )
     codes = [r[0] for r in await conn.fetch(_q_list_municipality_codes)]
     for code in codes:
-        await chain_audit_events(conn, municipality_code=code)
+        if not dry_run:
+            await chain_audit_events(conn, municipality_code=code)
+        counts = dict.fromkeys(totals, 0)
+        try:
+            async with conn.transaction():
+                await enter_scope(conn, municipality_code=code)
+                keeping, live = await fetch_one(
+                    conn,
+                    _q_purge_consequences,
+                    vaccination_cutoff,
+                    vaccination_cutoff_at,
+                    issuance_cutoff,
+                )
+                counts["persons_keeping_records"] = keeping
+                counts["live_certificates_affected"] = live
+                count, person_ids = await fetch_one(conn, _q_purge_vaccinations, vaccination_cutoff)
+                counts["vaccinations"] = count
+                if person_ids:
+                    await conn.execute(_q_refresh_record_digests, person_ids)
+                counts["issuances"] = await conn.fetchval(_q_purge_issuances, issuance_cutoff)
+                counts["persons"] = await conn.fetchval(_q_purge_persons, vaccination_cutoff_at)
+                await conn.execute(_q_ensure_checkpoint, code)
+                bound, purged_through = await fetch_one(
+                    conn, _q_audit_purge_bound, issuance_cutoff, code
+                )
+                if bound is not None and bound > purged_through:
+                    last_hash = await conn.fetchval(_q_get_audit_hash, bound)
+                    counts["audit_events"] = await conn.fetchval(_q_purge_audit_events, bound)
+                    await conn.execute(_q_advance_purge_checkpoint, code, bound, last_hash)
+                if dry_run:
+                    raise _DryRun
+                if actor is not None:
+                    await conn.execute(_q_record_purge_event, code, now, actor, _detail(counts))
+        except _DryRun:
+            pass
+        for name, value in counts.items():
+            totals[name] += value
+    try:
         async with conn.transaction():
-            await enter_scope(conn, municipality_code=code)
-            count, person_ids = await fetch_one(conn, _q_purge_vaccinations, vaccination_cutoff)
-            totals["vaccinations"] += count
-            if person_ids:
-                await conn.execute(_q_refresh_record_digests, person_ids)
-            totals["issuances"] += await conn.fetchval(_q_purge_issuances, issuance_cutoff)
-            totals["persons"] += await conn.fetchval(_q_purge_persons, vaccination_cutoff_at)
-            await conn.execute(_q_ensure_checkpoint, code)
-            bound, purged_through = await fetch_one(
-                conn, _q_audit_purge_bound, issuance_cutoff, code
-            )
-            if bound is not None and bound > purged_through:
-                last_hash = await conn.fetchval(_q_get_audit_hash, bound)
-                totals["audit_events"] += await conn.fetchval(_q_purge_audit_events, bound)
-                await conn.execute(_q_advance_purge_checkpoint, code, bound, last_hash)
-    async with conn.transaction():
-        await enter_app_role(conn)
-        revocations = await conn.fetchval(_q_purge_revocations, issuance_cutoff)
-    return PurgeSummary(revocations=revocations, **totals)
+            await enter_app_role(conn)
+            revocations = await conn.fetchval(_q_purge_revocations, issuance_cutoff)
+            if dry_run:
+                raise _DryRun
+            if actor is not None:
+                await record_service_audit_event(
+                    conn,
+                    AuditEvent(
+                        at=now,
+                        actor=actor,
+                        action="vrs.purge",
+                        outcome="purged",
+                        detail=_detail({**totals, "revocations": revocations}),
+                    ),
+                )
+    except _DryRun:
+        pass
+    return PurgeSummary(revocations=revocations, dry_run=dry_run, **totals)
+
+
+def _detail(counts: dict[str, int]) -> str:
+    """An audit `detail`: `name=count` items."""
+    return " ".join(f"{name}={value}" for name, value in counts.items())
 
 
 EXPORT_COLUMNS = (
@@ -145,13 +230,72 @@ EXPORT_COLUMNS = (
 _q_export_rows = PERSON_WITH_DOSES + "ORDER BY p.address_number"
 
 
-async def export_csv(conn: Conn, keys: KeyRing, *, municipality_code: str, out: TextIO) -> int:
+_q_record_export_event = """
+INSERT INTO audit_events (municipality_code, at, actor, action, reason, outcome, detail)
+VALUES ($1, $2, $3, 'vrs.export', NULL, $4, $5)
+"""
+
+
+async def export_csv(
+    conn: Conn,
+    keys: KeyRing,
+    *,
+    municipality_code: str,
+    out: TextIO,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> int:
     """Write the municipality's records for officials as CSV (`EXPORT_COLUMNS`: one row per dose,
     one row with empty dose fields for a person without doses). Never the My Number or the ticket
-    number. Returns the number of data rows written."""
+    number. Returns the number of data rows written.
+
+    With `actor` (and `now`), the municipality's audit chain records a `vrs.export` event with
+    the rows written — also when writing failed part way (outcome `failed`): what left the
+    database is on record either way."""
+    if actor is not None and now is None:
+        raise ValueError("an audited export needs now")
+    if await conn.fetchval(_q_municipality_exists, municipality_code) is None:
+        raise VrsError(VrsErrorCode.MUNICIPALITY_UNKNOWN)
+    written = [0]
+    try:
+        await _export_rows(conn, keys, code=municipality_code, out=out, written=written)
+    except BaseException:
+        if actor is not None and now is not None:
+            # Best effort: the connection may be what failed; the original error is what counts.
+            with contextlib.suppress(VrsError, asyncpg.PostgresError, OSError):
+                await _record_export(
+                    conn,
+                    municipality_code,
+                    now=now,
+                    actor=actor,
+                    outcome="failed",
+                    written=written[0],
+                )
+        raise
+    if actor is not None and now is not None:
+        await _record_export(
+            conn, municipality_code, now=now, actor=actor, outcome="exported", written=written[0]
+        )
+    return written[0]
+
+
+_q_municipality_exists = "SELECT 1 FROM municipalities WHERE code = $1"
+
+
+async def _record_export(
+    conn: Conn, code: str, *, now: datetime, actor: str, outcome: str, written: int
+) -> None:
+    async with conn.transaction():
+        await enter_scope(conn, municipality_code=code)
+        await conn.execute(_q_record_export_event, code, now, actor, outcome, f"rows={written}")
+
+
+async def _export_rows(
+    conn: Conn, keys: KeyRing, *, code: str, out: TextIO, written: list[int]
+) -> None:
+    municipality_code = code
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
-    written = 0
     async with scoped_transaction(conn, keys, municipality_code) as tx:
         cipher = await tx.cipher()
         async for row in conn.cursor(_q_export_rows, prefetch=1000):
@@ -166,7 +310,7 @@ async def export_csv(conn: Conn, keys: KeyRing, *, municipality_code: str, out: 
             ]
             if not person.vaccinations:
                 writer.writerow([*head, "", "", "", ""])
-                written += 1
+                written[0] += 1
             for v in person.vaccinations:
                 writer.writerow(
                     [
@@ -177,5 +321,4 @@ async def export_csv(conn: Conn, keys: KeyRing, *, municipality_code: str, out: 
                         v.lot_number,
                     ]
                 )
-                written += 1
-    return written
+                written[0] += 1

@@ -16,6 +16,7 @@ import msgspec
 
 from vrs_client._checks import is_valid_municipality_code
 from vrs_client._conn import Conn, fetch_one
+from vrs_client._crl import get_shc_crl, list_crl_versions
 from vrs_client._crypto import FieldCipher, KeyRing
 from vrs_client._errors import VrsError, VrsErrorCode, is_store_unavailable
 from vrs_client._keys import enter_scope, get_data_key
@@ -35,6 +36,7 @@ from vrs_client._types import (
     Product,
     RevokedRid,
     RevokeOutcome,
+    ShcCrlState,
     Vaccination,
     VoidOutcome,
 )
@@ -246,8 +248,8 @@ SELECT count(*) FROM deleted
 """
 _q_record_audit_event = """
 INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason, outcome,
-                          actor_role, terminal, identity_method, subject)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                          actor_role, terminal, identity_method, subject, detail)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 """
 
 
@@ -467,7 +469,7 @@ class VrsTransaction:
     async def record_audit_event(self, event: AuditEvent) -> None:
         """Append an unchained audit event (the chainer links it later)."""
         await self.connection.execute(
-            _q_record_audit_event, *_audit_args(self.municipality_code, event)
+            _q_record_audit_event, *_audit_args(self.municipality_code, event), event.detail
         )
 
 
@@ -509,11 +511,14 @@ class VrsStore:
         *,
         master_key: bytes,
         lookup_key: bytes,
+        previous_master_key: bytes | None = None,
         acquire_timeout_s: float = DEFAULT_ACQUIRE_TIMEOUT_S,
     ) -> None:
         self._pool = pool
         self._acquire_timeout_s = acquire_timeout_s
-        self.keys = KeyRing(master_key=master_key, lookup_key=lookup_key)
+        self.keys = KeyRing(
+            master_key=master_key, lookup_key=lookup_key, previous_master_key=previous_master_key
+        )
 
     async def _retryable(self, exc: BaseException, attempt: int) -> bool:
         if attempt > 0 or isinstance(exc, TimeoutError) or not is_store_unavailable(exc):
@@ -581,6 +586,17 @@ class VrsStore:
             await stack.enter_async_context(attempt_stack)
             return tx
         raise RuntimeError("unreachable")  # pragma: no cover
+
+    async def shc_crl(self, kid: str) -> ShcCrlState:
+        """The revocation list of one SHC key, as every node serves it (see `_crl`). A read:
+        retried once like the other public reads."""
+        result: ShcCrlState = await self._read(get_shc_crl, kid=kid)
+        return result
+
+    async def crl_versions(self, kids: Sequence[str]) -> dict[str, int]:
+        """The `ctr` of each key's revocation list (1 when it never changed)."""
+        result: dict[str, int] = await self._read(list_crl_versions, kids=kids)
+        return result
 
     @contextlib.asynccontextmanager
     async def scoped(self, municipality_code: str) -> AsyncIterator[VrsTransaction]:

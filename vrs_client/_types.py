@@ -158,6 +158,9 @@ class AuditEvent(msgspec.Struct, frozen=True, kw_only=True):
     outcome: str
     address_number: str | None = None
     reason: str | None = None
+    detail: str | None = None
+    """What an admin action touched: `key=value` items separated by spaces (counts, a key id, a
+    certificate id); never personal data."""
     actor_role: str | None = None
     """The actor's staff role at the counter (`counter_staff`, `contractor`, …)."""
     terminal: str | None = None
@@ -185,6 +188,8 @@ class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
     terminal: str | None
     identity_method: str | None
     subject: str | None
+    detail: str | None = None
+    """What an admin action touched (counts, ids); None for the other events."""
 
 
 class RevokedRid(msgspec.Struct, frozen=True, kw_only=True):
@@ -247,6 +252,22 @@ class PurgeSummary(msgspec.Struct, frozen=True, kw_only=True):
     audit_events: int
     persons: int
     revocations: int
+    dry_run: bool = False
+    """Nothing was deleted: the counts say what a purge now would delete."""
+    persons_keeping_records: int = 0
+    """Persons who lose doses but stay on record: a certificate made for them after the purge
+    no longer shows those doses."""
+    live_certificates_affected: int = 0
+    """Issued (not voided, not revoked) certificates that show a purged dose: their reprint is
+    refused afterwards (the record changed)."""
+
+
+class ShcCrlState(msgspec.Struct, frozen=True, kw_only=True):
+    """One SHC key's revocation list as the database holds it (SHC: ctr starts at 1)."""
+
+    kid: str
+    ctr: int
+    rids: list[str]
 
 
 class MunicipalitySeed(msgspec.Struct, frozen=True, kw_only=True):

@@ -32,6 +32,31 @@ CREATE FUNCTION public.record_digest(p_identity_digest bytea, p_lines text[]) RE
                   || convert_to(coalesce(array_to_string(p_lines, E'\n'), ''), 'UTF8'))
 $$;
 
+CREATE FUNCTION public.revocations_bump_crl() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO shc_crls AS c (kid, ctr, changed_at)
+    SELECT DISTINCT kid, 2, now() FROM changed_rows
+    ON CONFLICT (kid) DO UPDATE SET ctr = c.ctr + 1, changed_at = now();
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION public.service_audit_events_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF OLD.hash IS NOT NULL
+       OR (NEW.id, NEW.at, NEW.actor, NEW.action, NEW.reason, NEW.outcome, NEW.detail)
+          IS DISTINCT FROM
+          (OLD.id, OLD.at, OLD.actor, OLD.action, OLD.reason, OLD.outcome, OLD.detail) THEN
+        RAISE EXCEPTION 'audit events are append-only' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION public.vaccination_line(p_dose smallint, p_on date, p_product text, p_lot text) RETURNS text
     LANGUAGE sql STABLE
     AS $$
@@ -60,6 +85,7 @@ CREATE TABLE public.audit_events (
     outcome text NOT NULL,
     prev_hash bytea,
     hash bytea,
+    detail text,
     actor_role text,
     terminal text,
     identity_method text,
@@ -69,6 +95,7 @@ CREATE TABLE public.audit_events (
     CONSTRAINT audit_events_actor_role_check CHECK ((actor_role ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_address_number_check CHECK (((address_number)::text ~ '^[0-9]{1,15}$'::text)),
     CONSTRAINT audit_events_check CHECK ((((seq IS NULL) = (hash IS NULL)) AND ((seq IS NULL) = (prev_hash IS NULL)))),
+    CONSTRAINT audit_events_detail_check CHECK (((detail ~ '^[A-Za-z0-9_.:=,-]+( [A-Za-z0-9_.:=,-]+)*$'::text) AND (length(detail) <= 500) AND (detail !~ '[0-9]{12}'::text))),
     CONSTRAINT audit_events_hash_check CHECK ((length(hash) = 32)),
     CONSTRAINT audit_events_identity_method_check CHECK ((identity_method ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
     CONSTRAINT audit_events_outcome_check CHECK ((outcome ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
@@ -202,6 +229,53 @@ CREATE TABLE public.schema_migration (
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
+CREATE TABLE public.service_audit_checkpoint (
+    singleton boolean DEFAULT true NOT NULL,
+    chained_through_seq bigint DEFAULT 0 NOT NULL,
+    chained_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
+    purged_through_seq bigint DEFAULT 0 NOT NULL,
+    purged_hash bytea DEFAULT '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea NOT NULL,
+    CONSTRAINT service_audit_checkpoint_singleton_check CHECK (singleton)
+);
+
+CREATE TABLE public.service_audit_events (
+    id bigint NOT NULL,
+    seq bigint,
+    at timestamp with time zone NOT NULL,
+    actor text NOT NULL,
+    action text NOT NULL,
+    reason text,
+    outcome text NOT NULL,
+    detail text,
+    prev_hash bytea,
+    hash bytea,
+    CONSTRAINT service_audit_events_action_check CHECK ((action ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
+    CONSTRAINT service_audit_events_actor_check CHECK ((((length(actor) >= 1) AND (length(actor) <= 200)) AND (actor !~ '[0-9]{12}'::text))),
+    CONSTRAINT service_audit_events_check CHECK ((((seq IS NULL) = (hash IS NULL)) AND ((seq IS NULL) = (prev_hash IS NULL)))),
+    CONSTRAINT service_audit_events_detail_check CHECK (((detail ~ '^[A-Za-z0-9_.:=,-]+( [A-Za-z0-9_.:=,-]+)*$'::text) AND (length(detail) <= 500) AND (detail !~ '[0-9]{12}'::text))),
+    CONSTRAINT service_audit_events_hash_check CHECK ((length(hash) = 32)),
+    CONSTRAINT service_audit_events_outcome_check CHECK ((outcome ~ '^[a-z][a-z0-9_.]{0,63}$'::text)),
+    CONSTRAINT service_audit_events_prev_hash_check CHECK ((length(prev_hash) = 32)),
+    CONSTRAINT service_audit_events_reason_check CHECK ((reason ~ '^[a-z][a-z0-9_.]{0,63}$'::text))
+);
+
+ALTER TABLE public.service_audit_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.service_audit_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+CREATE TABLE public.shc_crls (
+    kid text NOT NULL,
+    ctr bigint NOT NULL,
+    changed_at timestamp with time zone NOT NULL,
+    CONSTRAINT shc_crls_ctr_check CHECK ((ctr >= 2)),
+    CONSTRAINT shc_crls_kid_check CHECK ((kid ~ '^[A-Za-z0-9_-]{1,128}$'::text))
+);
+
 CREATE TABLE public.staff_accounts (
     staff_id text NOT NULL,
     role text NOT NULL,
@@ -303,6 +377,18 @@ ALTER TABLE ONLY public.revocations
 ALTER TABLE ONLY public.schema_migration
     ADD CONSTRAINT schema_migration_pkey PRIMARY KEY (version);
 
+ALTER TABLE ONLY public.service_audit_checkpoint
+    ADD CONSTRAINT service_audit_checkpoint_pkey PRIMARY KEY (singleton);
+
+ALTER TABLE ONLY public.service_audit_events
+    ADD CONSTRAINT service_audit_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.service_audit_events
+    ADD CONSTRAINT service_audit_events_seq_key UNIQUE (seq);
+
+ALTER TABLE ONLY public.shc_crls
+    ADD CONSTRAINT shc_crls_pkey PRIMARY KEY (kid);
+
 ALTER TABLE ONLY public.staff_accounts
     ADD CONSTRAINT staff_accounts_pkey PRIMARY KEY (staff_id);
 
@@ -337,11 +423,19 @@ CREATE INDEX issuances_purge ON public.issuances USING btree (municipality_code,
 
 CREATE INDEX revocations_kid ON public.revocations USING btree (kid, revoked_at);
 
+CREATE INDEX service_audit_events_unchained ON public.service_audit_events USING btree (id) WHERE (seq IS NULL);
+
 CREATE INDEX vaccinations_purge ON public.vaccinations USING btree (municipality_code, vaccinated_on);
 
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON public.audit_events FOR EACH ROW EXECUTE FUNCTION public.audit_events_guard();
 
 CREATE TRIGGER issuances_revoked AFTER UPDATE OF revoked_at ON public.issuances FOR EACH ROW WHEN (((old.revoked_at IS NULL) AND (new.revoked_at IS NOT NULL))) EXECUTE FUNCTION public.issuances_publish_revocation();
+
+CREATE TRIGGER revocations_added AFTER INSERT ON public.revocations REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION public.revocations_bump_crl();
+
+CREATE TRIGGER revocations_removed AFTER DELETE ON public.revocations REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION public.revocations_bump_crl();
+
+CREATE TRIGGER service_audit_events_append_only BEFORE UPDATE ON public.service_audit_events FOR EACH ROW EXECUTE FUNCTION public.service_audit_events_guard();
 
 ALTER TABLE ONLY public.audit_checkpoints
     ADD CONSTRAINT audit_checkpoints_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
@@ -435,6 +529,18 @@ GRANT SELECT ON TABLE public.municipalities TO certsvc_app;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.persons TO certsvc_app;
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.revocations TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.service_audit_checkpoint TO certsvc_app;
+
+GRANT SELECT,INSERT ON TABLE public.service_audit_events TO certsvc_app;
+
+GRANT UPDATE(seq) ON TABLE public.service_audit_events TO certsvc_app;
+
+GRANT UPDATE(prev_hash) ON TABLE public.service_audit_events TO certsvc_app;
+
+GRANT UPDATE(hash) ON TABLE public.service_audit_events TO certsvc_app;
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.shc_crls TO certsvc_app;
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.staff_accounts TO certsvc_app;
 

@@ -1,8 +1,11 @@
 """Public endpoints (contracts §2): municipalities, the SHC keys and their revocation lists.
 
 Verifiers fetch `<iss>/.well-known/jwks.json`, so when the issuer URL has a path the key set and
-the CRLs are served under that path too. The CRL of a key is derived from the revoked issuances
-in the VRS each time it is asked for; its `ctr` goes up when the set changes.
+the CRLs are served under that path too. Both are read from the database and the key store, and
+a GET writes nothing: every node serves the same documents. A key's CRL and the JWKS's
+`crlVersion` come from the `ctr` the database bumps with each change of the key's list (1 while
+it never changed), so `crlVersion` is there from the first key and `ctr` only grows. Browsers'
+CORS preflights (`OPTIONS`) are answered on the key set and the CRLs.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Response, get
+from litestar import Response, get, route
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 
@@ -21,6 +25,13 @@ from certsvc.openapi import api_doc
 from certsvc.resources import Resources
 
 _CORS = {"Access-Control-Allow-Origin": "*"}
+# SHC: the keys are fetched by web verifiers from any origin (`Access-Control-Allow-Origin: *`).
+_PREFLIGHT = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "GET, OPTIONS",
+    "Access-Control-Allow-Headers": "*",
+    "Access-Control-Max-Age": "86400",
+}
 _PUBLIC_CACHE = "public, max-age=300"
 
 
@@ -82,14 +93,12 @@ async def list_municipalities(state: State) -> Response[MunicipalitiesOut]:
     return Response(body, headers={"Cache-Control": "public, max-age=60"})
 
 
-async def refresh_crls(resources: Resources) -> None:
-    """Bring every key's CRL in line with the revoked issuances recorded in the VRS."""
-    for jwk in resources.keys.jwks()["keys"]:
-        kid = jwk["kid"]
-        revoked = await resources.store.list_revoked_rids(kid)
-        rids = [r.rid for r in revoked]
-        if rids or resources.keys.shc_crl(kid) is not None:
-            resources.keys.update_shc_crl(kid, rids)
+async def jwks_document(resources: Resources) -> dict[str, Any]:
+    """The JWKS as every node serves it: the key store's public keys, each with the
+    `crlVersion` the database holds for it."""
+    keys = resources.keys.public_keys()
+    versions = await resources.store.crl_versions([k["kid"] for k in keys])
+    return {"keys": [{**k, "crlVersion": versions.get(k["kid"], 1)} for k in keys]}
 
 
 def issuer_path(issuer: str | None) -> str:
@@ -108,12 +117,8 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
         opt=api_doc(),
     )
     async def jwks(state: State) -> Response[Any]:
-        resources = _resources(state)
-        await refresh_crls(resources)
-        return Response(
-            resources.keys.jwks(),
-            headers={**_CORS, "Cache-Control": _PUBLIC_CACHE},
-        )
+        document = await jwks_document(_resources(state))
+        return Response(document, headers={**_CORS, "Cache-Control": _PUBLIC_CACHE})
 
     @get(
         [f"{p}/.well-known/crl/{{filename:str}}" for p in prefixes],
@@ -126,11 +131,25 @@ def routes(issuer: str | None) -> list[HTTPRouteHandler]:
         resources = _resources(state)
         # A path parameter is a whole segment: `<kid>.json`.
         kid = filename.removesuffix(".json")
-        kids = {k["kid"] for k in resources.keys.jwks()["keys"]}
+        kids = {k["kid"] for k in resources.keys.public_keys()}
         if not filename.endswith(".json") or kid not in kids:
             raise Problem("NOT_FOUND")
-        revoked = await resources.store.list_revoked_rids(kid)
-        document = resources.keys.update_shc_crl(kid, [r.rid for r in revoked])
+        state_ = await resources.store.shc_crl(kid)
+        # SHC: {"kid", "method": "rid", "ctr", "rids"}
+        document = {"kid": kid, "method": "rid", "ctr": state_.ctr, "rids": state_.rids}
         return Response(document, headers={**_CORS, "Cache-Control": _PUBLIC_CACHE})
 
-    return [list_municipalities, jwks, crl]
+    @route(
+        [
+            *(f"{p}/.well-known/jwks.json" for p in prefixes),
+            *(f"{p}/.well-known/crl/{{filename:str}}" for p in prefixes),
+        ],
+        http_method=[HttpMethod.OPTIONS],
+        include_in_schema=False,
+    )
+    async def preflight() -> Response[None]:
+        return Response(None, status_code=204, headers=_PREFLIGHT)
+
+    # The preflight first: registered after the GETs, it would clash with the OPTIONS handler
+    # Litestar adds to a path that has none.
+    return [preflight, list_municipalities, jwks, crl]

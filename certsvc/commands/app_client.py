@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"certificate {cid} ({cert['kind']}) issued {cert['issued_at']}")
         print(
             f"  municipality  {cert['municipality']['name_ja']} / {cert['municipality']['name_en']}"
+            f" ({cert['municipality']['code']})"
         )
         print(f"  holder        {holder['name']}  born {holder['birth_date']}")
         if "passport_number" in holder:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,6 +19,7 @@ from certsvc.commands._failures import (
     require_municipality,
     store_failure,
 )
+from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from vrs_client import EXPORT_COLUMNS, KeyRing, VrsError, export_csv
 
@@ -41,10 +43,13 @@ def register(sub: Any) -> None:
         action="store_true",
         help="start with a UTF-8 byte order mark, so that Excel reads the Japanese names right",
     )
+    add_operator_argument(parser)
     parser.set_defaults(run=run)
 
 
 async def _write(args: argparse.Namespace, keys: KeyRing, url: str) -> int:
+    # The municipality's audit chain records who exported how many rows (also a failed export).
+    actor, now = operator_actor(args), datetime.now(UTC)
     conn = await connect_database(url)
     try:
         await require_municipality(conn, args.municipality)
@@ -53,9 +58,13 @@ async def _write(args: argparse.Namespace, keys: KeyRing, url: str) -> int:
             out = sys.stdout
             if args.bom:
                 out.write("\ufeff")
-            return await export_csv(conn, keys, municipality_code=args.municipality, out=out)
+            return await export_csv(
+                conn, keys, municipality_code=args.municipality, out=out, actor=actor, now=now
+            )
         with open_private_output(args.output, encoding="utf-8-sig" if args.bom else "utf-8") as f:
-            return await export_csv(conn, keys, municipality_code=args.municipality, out=f)
+            return await export_csv(
+                conn, keys, municipality_code=args.municipality, out=f, actor=actor, now=now
+            )
     finally:
         await conn.close()
 
@@ -66,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if settings.database_url is None or settings.master_key is None or settings.lookup_key is None:
         raise RuntimeError("load_settings returned without a required setting")
-    keys = KeyRing(master_key=settings.master_key, lookup_key=settings.lookup_key)
+    keys = KeyRing(
+        master_key=settings.master_key,
+        lookup_key=settings.lookup_key,
+        previous_master_key=settings.master_key_previous,
+    )
     if args.output is not None:
         check_output_path(args.output)  # before any database work
     try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from certsvc.commands._failures import CommandFailed, Exit, connect_database, store_failure
+from certsvc.commands._operator import add_operator_argument, operator_actor
 from certsvc.settings import load_settings
 from vrs_client import (
     ENCODINGS,
@@ -64,6 +65,7 @@ def register(sub: Any) -> None:
         "(Windows Japanese, as municipal systems export)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_operator_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -71,7 +73,11 @@ async def _import(args: argparse.Namespace) -> ImportResult:
     settings = load_settings(os.environ, mode="production", required=_REQUIRED)
     if settings.database_url is None or settings.master_key is None or settings.lookup_key is None:
         raise RuntimeError("load_settings returned without a required setting")
-    keys = KeyRing(master_key=settings.master_key, lookup_key=settings.lookup_key)
+    keys = KeyRing(
+        master_key=settings.master_key,
+        lookup_key=settings.lookup_key,
+        previous_master_key=settings.master_key_previous,
+    )
     conn = await connect_database(settings.database_url)
     try:
         return await import_files(
@@ -83,6 +89,7 @@ async def _import(args: argparse.Namespace) -> ImportResult:
             now=datetime.now(UTC),
             progress=not args.no_progress,
             encoding=args.encoding,
+            actor=operator_actor(args),
         )
     finally:
         await conn.close()

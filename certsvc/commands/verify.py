@@ -1,13 +1,16 @@
 """`certsvc verify`: Verify a certificate: QR image, JWS, .smart-health-card or VDS-NC file.
 
-    certsvc verify FILE... [--jwks FILE|URL] [--crl FILE] [--csca FILE] [--csca-crl FILE]
+    certsvc verify FILE... [--jwks FILE|URL] [--crl FILE|URL]... [--csca FILE] [--csca-crl FILE]
 
 FILE: a QR image (PNG, JPEG), a PDF print-out (its pages rendered with pypdfium2 when
 installed), a compact JWS, a `.smart-health-card` file or a VDS-NC JSON. Keys: `--jwks` (SHC; a
 file or an https URL) and `--csca` (VDS-NC) when given, otherwise the local key directory
-(`CERTSVC_KEY_DIR`). Exit status (contracts §5): 0 every item valid; 1 a signature does not verify
-or the key is unknown; 2 signatures verify but something breaks the spec (each listed); 3 an input
-or the keys could not be read — settings missing or wrong and usage errors included.
+(`CERTSVC_KEY_DIR`). `--crl` (a file or a URL such as `<iss>/.well-known/crl/<kid>.json`, once
+per key) checks revocation; without it revocation is not checked. Exit status (contracts §5): 0
+every item valid; 1 a signature does not verify, the key is unknown, or the certificate is revoked
+(its `rid` is on its key's CRL: SHC_REVOKED); 2 signatures verify but something breaks the spec
+(each listed); 3 an input, the keys or a CRL could not be read — settings missing or wrong and
+usage errors included.
 """
 
 from __future__ import annotations
@@ -56,7 +59,14 @@ def register(sub: Any) -> None:
         help="JWKS of the SHC issuer: a file, or a URL (https://…, or http://127.0.0.1…) such as "
         "<issuer>/.well-known/jwks.json (default: the local keys in CERTSVC_KEY_DIR)",
     )
-    parser.add_argument("--crl", type=Path, help="SHC CRL JSON ({kid, method, ctr, rids})")
+    parser.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE_OR_URL",
+        help="SHC CRL JSON ({kid, method, ctr, rids}): a file, or a URL (https://…, or "
+        "http://127.0.0.1…) such as <issuer>/.well-known/crl/<kid>.json; once per key",
+    )
     parser.add_argument("--csca", type=Path, help="VDS-NC CSCA certificate, PEM")
     parser.add_argument("--csca-crl", type=Path, help="the CSCA's CRL (PEM or DER)")
     parser.set_defaults(run=run, failure_status=3)
@@ -91,12 +101,28 @@ def _fetch_jwks(url: str) -> bytes:
     return response.content
 
 
+def _fetch_crl(url: str) -> bytes:
+    """The CRL at `url`, under the same rule as a JWKS URL (https, or plain http on loopback)."""
+    import httpx
+
+    if not (url.startswith("https://") or _local_url(url)):
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: a CRL URL must be https (or loopback)")
+    try:
+        response = httpx.get(url, timeout=10, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        raise VerifyError("VERIFY_BAD_CRL", f"{url}: HTTP {response.status_code}")
+    return response.content
+
+
 class _Keys:
     """Trust material, loaded once: explicit files first, else the local key directory."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self._store: FileKeyStore | None = None
+        self._crls: dict[str, Any] | None = None
 
     def _local(self) -> FileKeyStore:
         if self._store is None:
@@ -123,9 +149,23 @@ class _Keys:
         return self._local().jwks()
 
     def crls(self) -> dict[str, Any] | None:
-        if self.args.crl is not None:
-            crl = msgspec.json.decode(self.args.crl.read_bytes())
-            return {crl["kid"]: crl} if isinstance(crl, dict) and "kid" in crl else None
+        if self.args.crl:
+            if self._crls is None:
+                self._crls = {}
+                for source in self.args.crl:
+                    raw = (
+                        _fetch_crl(source)
+                        if source.startswith(("https://", "http://"))
+                        else Path(source).read_bytes()
+                    )
+                    try:
+                        crl = msgspec.json.decode(raw)
+                    except msgspec.DecodeError:
+                        raise VerifyError("VERIFY_BAD_CRL", f"{source}: not JSON") from None
+                    if not isinstance(crl, dict) or not isinstance(crl.get("kid"), str):
+                        raise VerifyError("VERIFY_BAD_CRL", f"{source} is not an SHC CRL")
+                    self._crls[crl["kid"]] = crl
+            return self._crls
         if self.args.jwks is not None:
             return None
         store = self._local()

@@ -25,11 +25,15 @@ def test_create_list_rotate_export(key_dir: Path, capsys: pytest.CaptureFixture[
     assert main(["keys", "create"]) == 0
     assert main(["keys", "create"]) == 1  # never overwrites keys
     capsys.readouterr()
-    assert main(["keys", "rotate", "--shc", "--barcode-signer"]) == 0
-    capsys.readouterr()
+    before = sorted(p.name for p in key_dir.rglob("*"))
+    # A rotation is audited in the database: without CERTSVC_DATABASE_URL it is refused and
+    # writes nothing (tests/store/test_admin_commands.py rotates with a database).
+    assert main(["keys", "rotate", "--shc", "--barcode-signer"]) == 2
+    assert "CERTSVC_DATABASE_URL" in capsys.readouterr().err
+    assert sorted(p.name for p in key_dir.rglob("*")) == before
     assert main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("signing") == 1
+    assert listing.count("signing") == 2  # the SHC key and the barcode signer
     assert "https://vc.example.invalid/issuer/.well-known/jwks.json" in listing
     assert "PRIVATE" not in listing
     assert main(["keys", "export-csca"]) == 0

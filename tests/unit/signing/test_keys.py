@@ -17,6 +17,7 @@ def test_layout_and_permissions(tmp_path: Path) -> None:
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
     assert files == [
+        "generation",
         "rid-secret",
         "shc/0001.key.pem",
         "vdsnc/bsc-0001.cert.pem",
@@ -78,3 +79,45 @@ def test_crl_persisted(tmp_path: Path) -> None:
     with pytest.raises(KeyStoreError) as exc:
         again.update_shc_crl("unknown", [])
     assert exc.value.code == "KEYS_UNKNOWN_KID"
+
+
+def test_refresh_picks_up_a_rotation_by_another_process(tmp_path: Path) -> None:
+    running = make_store(tmp_path)
+    old_kid, old_bsc = running.shc_signer().kid, running.barcode_signer().certificate_der
+    assert running.refresh() is False  # nothing changed: no reload
+    operator = FileKeyStore(tmp_path / "keys")
+    new_kid = operator.rotate_shc(now=NOW)
+    operator.rotate_barcode_signer(now=NOW)
+    assert running.shc_signer().kid == old_kid  # not before the refresh
+    assert running.refresh() is True
+    assert running.shc_signer().kid == new_kid != old_kid
+    assert running.barcode_signer().certificate_der != old_bsc
+    assert [k["kid"] for k in running.public_keys()] == [old_kid, new_kid]
+    assert all("crlVersion" not in k and "d" not in k for k in running.public_keys())
+    assert len(running.barcode_signer_certificates()) == 2
+
+
+def test_refresh_keeps_the_keys_when_the_directory_is_half_written(tmp_path: Path) -> None:
+    running = make_store(tmp_path)
+    kid = running.shc_signer().kid
+    (tmp_path / "keys" / "shc" / "0002.key.pem").write_bytes(b"not a key")
+    (tmp_path / "keys" / "generation").write_text("7\n")
+    with pytest.raises(KeyStoreError) as exc:
+        running.refresh()
+    assert exc.value.code == "KEYS_UNREADABLE"
+    assert running.shc_signer().kid == kid
+
+
+def test_a_compromised_key_leaves_the_key_set_after_removal_and_rotation(tmp_path: Path) -> None:
+    # docs/keys-and-revocation.md: move the key file out, then rotate.
+    running = make_store(tmp_path)
+    first = running.shc_signer().kid
+    operator = FileKeyStore(tmp_path / "keys")
+    compromised = operator.rotate_shc(now=NOW)
+    assert running.refresh() is True
+    (tmp_path / "keys" / "shc" / "0002.key.pem").rename(tmp_path / "compromised.pem")
+    replacement = operator.rotate_shc(now=NOW)
+    assert running.refresh() is True
+    assert [k["kid"] for k in running.public_keys()] == [first, replacement]
+    assert compromised not in {k["kid"] for k in running.public_keys()}
+    assert running.shc_signer().kid == replacement

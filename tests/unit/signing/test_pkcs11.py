@@ -168,17 +168,20 @@ def _keys_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
     )
 
 
-def test_keys_command_works_against_a_token(softhsm: SoftHsm) -> None:
+def test_keys_command_works_against_a_token(softhsm: SoftHsm, db_url: str) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CERTSVC_")},
         **softhsm.env(),
         **hsm_settings_env(softhsm, "certsvc-cli"),
         "CERTSVC_SHC_ISSUER": ISSUER,
+        # `keys rotate` records who rotated which key in the service-wide audit chain.
+        "CERTSVC_DATABASE_URL": db_url,
     }
     created = _keys_cli(env, "create")
     assert created.returncode == 0, created.stderr
     assert "token 'certsvc-cli'" in created.stdout
-    assert "VDS-NC barcode signer: CN=VRS Barcode Signer 0001" in created.stdout
+    assert "VDS-NC barcode signers" in created.stdout
+    assert "CN=VRS Barcode Signer 0001" in created.stdout
     rotated = _keys_cli(env, "rotate", "--shc", "--barcode-signer")
     assert rotated.returncode == 0, rotated.stderr
     assert "new SHC key:" in rotated.stdout
@@ -198,3 +201,22 @@ def test_keys_command_works_against_a_token(softhsm: SoftHsm) -> None:
     assert unset.returncode != 0
     assert "CERTSVC_PKCS11_PIN_FILE" in unset.stderr
     assert "Traceback" not in unset.stderr
+
+
+def test_pkcs11_another_node_picks_up_a_rotation_on_refresh(
+    token: Pkcs11KeyStore, softhsm: SoftHsm
+) -> None:
+    other = _store(softhsm)
+    try:
+        other.load()
+        assert other.refresh() is False  # nothing changed in the token
+        old_kid = other.shc_signer().kid
+        new_kid = token.rotate_shc(now=NOW)
+        token.rotate_barcode_signer(now=NOW)
+        assert other.refresh() is True
+        assert other.shc_signer().kid == new_kid != old_kid
+        assert [k["kid"] for k in other.public_keys()][-2:] == [old_kid, new_kid]
+        assert all("crlVersion" not in k for k in other.public_keys())
+        assert other.barcode_signer().kid == token.barcode_signer().kid
+    finally:
+        other.close()

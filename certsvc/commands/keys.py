@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rotate(
-    args: argparse.Namespace, store: KeyStore, database_url: str, *, now: datetime
-) -> int:
+def _rotate(args: argparse.Namespace, store: KeyStore, database_url: str, *, now: datetime) -> int:
     """Rotate and record it in the service-wide audit chain. The database is reached first, so
     that a rotation that could not be recorded does not happen; should the record still fail
     afterwards, the line says the rotation is done."""

@@ -24,6 +24,7 @@ from certsvc.channel import (
     create_channel_app,
     system_clock,
 )
+from certsvc.counter._certificates import CERTIFICATE_ROUTES
 from certsvc.counter._codes import COUNTER_CODES
 from certsvc.counter._context import CounterContext
 from certsvc.counter._errors import html_exception_handlers
@@ -63,7 +64,7 @@ def create_counter_app(
 
     pages = Router(
         path="/",
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *CERTIFICATE_ROUTES],
         exception_handlers=handlers,
         request_max_body_size=limit,
     )

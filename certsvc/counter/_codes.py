@@ -31,6 +31,9 @@ COUNTER_CODES: dict[str, CodeInfo] = {
         409, "This visit has issued its certificate already (the form was sent twice)"
     ),
     "COUNTER_FORM_INVALID": CodeInfo(400, "A field of the form is missing or not valid"),
+    "COUNTER_CERTIFICATE_ID_INVALID": CodeInfo(
+        400, "The certificate ID is not 12 characters of A-Z and 2-7"
+    ),
     "COUNTER_CARD_BUNDLE_INVALID": CodeInfo(
         400, "The card file is not a card bundle (the JSON the card reader writes)"
     ),

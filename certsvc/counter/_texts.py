@@ -14,6 +14,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "nav_reprint": ("再印刷", "Reprint"),
     "nav_audit": ("監査ログ", "Audit log"),
     "nav_accounts": ("アカウント点検", "Account review"),
+    "nav_certificates": ("証明書の状態・失効", "Certificate status / revoke"),
     "sign_out": ("サインアウト", "Sign out"),
     "signed_in_as": ("サインイン中", "Signed in as"),
     "terminal": ("端末", "Terminal"),
@@ -152,6 +153,46 @@ TEXTS: dict[str, tuple[str, str]] = {
     "no_events": ("該当する記録はありません。", "No matching events."),
     # accounts
     "accounts_title": ("アカウント点検", "Account review"),
+    # certificate status and revocation
+    "certificates_title": ("証明書の状態確認・失効", "Certificate status and revocation"),
+    "certificates_intro": (
+        "証明書IDで状態を確認し、必要なときは失効させます。対象者の個人情報は表示されません。",
+        "Look up a certificate's state by its ID, and revoke it when needed. Nothing of the "
+        "holder is shown.",
+    ),
+    "certificate_id_hint": (
+        "12文字(A–Z と 2–7)。ハイフンは無視されます。",
+        "12 characters (A–Z and 2–7); hyphens are ignored.",
+    ),
+    "status_title": ("証明書の状態", "Certificate status"),
+    "lookup_status": ("状態を確認", "Look up"),
+    "revoke_title": ("証明書の失効", "Revoke a certificate"),
+    "revoke_intro": (
+        "失効は取り消せません。失効した証明書は失効リスト(CRL)に載り、検証で拒否されます。",
+        "A revocation cannot be undone: the certificate goes on its key's CRL and verifiers "
+        "refuse it.",
+    ),
+    "revoke_reason": ("失効理由", "Revocation reason"),
+    "revocation_issued_in_error": ("誤って交付", "Issued in error"),
+    "revocation_record_corrected": ("記録の訂正", "Record corrected"),
+    "revocation_holder_request": ("本人の申出(紛失・盗難)", "Holder's request (lost, stolen)"),
+    "revocation_key_compromise": ("署名鍵の危殆化", "Key compromise"),
+    "revocation_superseded": ("新しい証明書で置換", "Superseded"),
+    "revoke": ("失効させる", "Revoke"),
+    "revoked_title": ("証明書を失効させました", "Certificate revoked"),
+    "channel": ("交付チャネル", "Channel"),
+    "state": ("状態", "State"),
+    "state_issued": ("有効(交付済み)", "issued"),
+    "state_voided": ("無効(印刷失敗)", "voided"),
+    "state_revoked": ("失効", "revoked"),
+    "changed_at": ("変更日時", "Changed at"),
+    "kid": ("署名鍵 (kid)", "Signing key (kid)"),
+    "crl_version": ("失効リストの版", "CRL version"),
+    "back_to_certificates": ("証明書の状態・失効に戻る", "Back to certificate status"),
+    "no_municipality_granted": (
+        "市区町村が付与されていません。",
+        "No municipality is granted to you.",
+    ),
     # terminal
     "terminal_enrolled": ("この端末を登録しました", "This terminal is enrolled"),
     # errors

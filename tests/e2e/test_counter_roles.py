@@ -12,6 +12,8 @@ from tests.e2e.counter_flow import csrf, error_code, signed_in
 
 ISSUERS = {Role.COUNTER_STAFF, Role.CONTRACTOR, Role.SUPERVISOR}
 REVIEWERS = {Role.SUPERVISOR, Role.ADMINISTRATOR}
+#: The officials' operations (status and revocation): never counter staff or contractors.
+OFFICIALS = {Role.SUPERVISOR, Role.ADMINISTRATOR}
 
 #: (method, path, roles allowed, what an allowed role meets next when the form is empty)
 ROUTES: list[tuple[str, str, set[Role], tuple[int, str | None]]] = [
@@ -25,6 +27,9 @@ ROUTES: list[tuple[str, str, set[Role], tuple[int, str | None]]] = [
     ("POST", "/visit/pdf", ISSUERS, (400, "COUNTER_FORM_INVALID")),
     ("GET", "/audit", REVIEWERS, (200, None)),
     ("GET", "/accounts", REVIEWERS, (200, None)),
+    ("GET", "/certificates", OFFICIALS, (200, None)),
+    ("POST", "/certificates/status", OFFICIALS, (400, "COUNTER_FORM_INVALID")),
+    ("POST", "/certificates/revoke", OFFICIALS, (400, "COUNTER_FORM_INVALID")),
     ("GET", "/password", set(Role), (200, None)),
 ]
 

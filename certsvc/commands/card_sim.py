@@ -29,7 +29,11 @@ def register(sub: Any) -> None:
         default="1",
         help="which card: its position in residents.json (1-based) or its address number",
     )
-    parser.add_argument("--nonce", required=True, help="the challenge the counter page shows")
+    parser.add_argument(
+        "--nonce",
+        required=True,
+        help="the challenge the counter page shows; write --nonce=VALUE (it may start with -)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the JSON file to write")
     parser.set_defaults(run=run)
 

@@ -74,6 +74,6 @@ def listener(settings: Settings, demo_dir: Path, clock: Clock) -> tuple[Listener
         lines.append(f"counter {_LABELS[role]}: {staff_id} one-time password: {password}")
     lines.append(
         f"counter card reader: .venv/bin/certsvc card-sim --demo-dir {demo_dir} --card 1 "
-        f"--nonce NONCE --out card.json"
+        f"--nonce=NONCE --out card.json"
     )
     return spec, "\n".join(lines)

@@ -82,7 +82,7 @@ def _card_sim(world: World, entry: ResidentEntry, nonce: str, out: Path) -> None
     (reader / "residents.json").write_bytes(msgspec.json.encode([own]))
     run = subprocess.run(
         [sys.executable, "-m", "certsvc", "card-sim", "--demo-dir", str(reader),
-         "--card", "1", "--nonce", nonce, "--out", str(out)],
+         "--card", "1", f"--nonce={nonce}", "--out", str(out)],
         check=False, capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr

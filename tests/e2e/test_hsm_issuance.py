@@ -91,8 +91,13 @@ async def test_hsm_app_certificates_verify_under_the_token_jwks(
     issued = await request_certificate(hsm_app, world, entry, now=WORLD_NOW, kind="abroad")
     assert issued.status_code == 201, issued.text
     jwks = (await hsm_app.get("/issuer/.well-known/jwks.json")).json()
-    token_jwks = open_key_store(hsm_world_settings).jwks()
-    assert jwks == token_jwks  # served from the token's public keys, not the key directory
+    # Served from the token's public keys (not the key directory), each with the crlVersion
+    # the database keeps.
+    token_keys = open_key_store(hsm_world_settings).public_keys()
+    assert [{k: v for k, v in jwk.items() if k != "crlVersion"} for jwk in jwks["keys"]] == (
+        token_keys
+    )
+    assert all(jwk["crlVersion"] >= 1 for jwk in jwks["keys"])
     file_kids = {k["kid"] for k in signing.FileKeyStore(world.key_dir).jwks()["keys"]}
     assert not file_kids & {k["kid"] for k in jwks["keys"]}
     cert = issued.json()["certificates"][0]

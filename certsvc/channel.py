@@ -63,7 +63,7 @@ from certsvc.issuance import (
 )
 from certsvc.logs import configure_logging, mask_text
 from certsvc.openapi import api_doc, docs_assets, documented_openapi
-from certsvc.ops import serve_beside_ops_listener
+from certsvc.ops import run_workers, serve_beside_ops_listener
 from certsvc.printout import render_certificate_pdf
 from certsvc.resources import ChannelResources, Clock, ConfigurationError, system_clock
 from certsvc.revocation import (
@@ -132,6 +132,7 @@ __all__ = [
     "render_pdf",
     "reprint_certificate",
     "revoke_certificate",
+    "run_workers",
     "serve_beside_ops_listener",
     "system_clock",
     "void_certificate",

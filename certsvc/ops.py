@@ -281,3 +281,41 @@ async def _check_stores(settings: Settings) -> None:
             ) from None
         finally:
             await client.aclose()
+
+
+def run_workers(
+    settings: Settings,
+    *,
+    factory: str,
+    host: str,
+    port: int,
+    port_setting: str,
+    **uvicorn_options: Any,
+) -> None:
+    """A listener's production start (`certsvc serve`, `serve-kiosk`, `serve-counter`):
+    `factory` (the import path of an app factory reading its settings from the environment) in
+    `settings.workers` uvicorn workers on `host:port`, with the HTTP edges of every listener
+    (header limits, header-read timeout, concurrency limit), beside the operations listener.
+    `port_setting` names the port's setting in the error when the port is taken;
+    `uvicorn_options` adds what one listener needs (the kiosk's TLS)."""
+    import uvicorn
+
+    from certsvc.server import edge_options
+
+    serve_beside_ops_listener(
+        settings,
+        ports={port_setting: (host, port)},
+        serve=lambda: uvicorn.run(
+            factory,
+            factory=True,
+            host=host,
+            port=port,
+            workers=settings.workers,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="on",
+            **edge_options(settings.http_concurrency_limit),
+            **uvicorn_options,
+        ),
+    )

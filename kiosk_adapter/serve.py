@@ -11,13 +11,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.channel import (
-    Settings,
-    configure_logging,
-    edge_options,
-    load_settings,
-    serve_beside_ops_listener,
-)
+from certsvc.channel import configure_logging, load_settings, run_workers
 from kiosk_adapter._app import create_kiosk_app
 
 #: What the adapter needs: the stores, the keys, the J-LIS trust, its TLS material and the
@@ -59,35 +53,20 @@ def create_app_from_env() -> Litestar:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
     # /metrics, /health, /ready on the loopback operations listener: the kiosk listener itself
     # demands the center's client certificate, which no monitoring system holds.
-    serve_beside_ops_listener(
+    run_workers(
         settings,
-        ports={"CERTSVC_KIOSK_PORT": (settings.host, settings.kiosk_port)},
-        serve=lambda: _serve(uvicorn, settings),
-    )
-    return 0
-
-
-def _serve(uvicorn: Any, settings: Settings) -> None:
-    uvicorn.run(
-        "kiosk_adapter.serve:create_app_from_env",
-        factory=True,
+        factory="kiosk_adapter.serve:create_app_from_env",
         host=settings.host,
         port=settings.kiosk_port,
-        workers=settings.workers,
+        port_setting="CERTSVC_KIOSK_PORT",
         ssl_certfile=str(settings.kiosk_tls_cert),
         ssl_keyfile=str(settings.kiosk_tls_key),
         # mTLS: the TLS layer refuses a handshake without a certificate from the center's CA.
         ssl_ca_certs=str(settings.kiosk_client_ca),
         ssl_cert_reqs=ssl.CERT_REQUIRED,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-        **edge_options(settings.http_concurrency_limit),
     )
+    return 0

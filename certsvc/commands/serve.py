@@ -25,27 +25,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from certsvc.ops import serve_beside_ops_listener
-    from certsvc.server import edge_options
+    from certsvc.ops import run_workers
 
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ)
-    serve_beside_ops_listener(
+    run_workers(
         settings,
-        ports={"CERTSVC_PORT": (settings.host, settings.port)},
-        serve=lambda: uvicorn.run(
-            "certsvc.app:create_app_from_env",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            lifespan="on",
-            **edge_options(settings.http_concurrency_limit),
-        ),
+        factory="certsvc.app:create_app_from_env",
+        host=settings.host,
+        port=settings.port,
+        port_setting="CERTSVC_PORT",
     )
     return 0

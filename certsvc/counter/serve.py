@@ -12,13 +12,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from certsvc.channel import (
-    Settings,
-    configure_logging,
-    edge_options,
-    load_settings,
-    serve_beside_ops_listener,
-)
+from certsvc.channel import configure_logging, load_settings, run_workers
 from certsvc.counter import create_counter_app
 
 #: What the counter needs: the stores, the keys, the J-LIS trust and its visit-token key.
@@ -52,30 +46,14 @@ def create_app_from_env() -> Litestar:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     # Validate once in the parent so a bad setting fails before any worker starts.
     settings = load_settings(os.environ, required=REQUIRED)
     # /metrics, /health, /ready on the loopback operations listener, as for every process.
-    serve_beside_ops_listener(
+    run_workers(
         settings,
-        ports={"CERTSVC_COUNTER_PORT": (settings.counter_host, settings.counter_port)},
-        serve=lambda: _serve(uvicorn, settings),
-    )
-    return 0
-
-
-def _serve(uvicorn: Any, settings: Settings) -> None:
-    uvicorn.run(
-        "certsvc.counter.serve:create_app_from_env",
-        factory=True,
+        factory="certsvc.counter.serve:create_app_from_env",
         host=settings.counter_host,
         port=settings.counter_port,
-        workers=settings.workers,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="on",
-        # Header size/count limits, the header-read timeout and the concurrency limit.
-        **edge_options(settings.http_concurrency_limit),
+        port_setting="CERTSVC_COUNTER_PORT",
     )
+    return 0

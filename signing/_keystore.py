@@ -167,6 +167,39 @@ class _CscaCrlState(msgspec.Struct, frozen=True, kw_only=True):
     revoked: list[int]
 
 
+def jwks_with_crls(
+    publics: list[ec.EllipticCurvePublicKey], crls: dict[str, _ShcCrl]
+) -> dict[str, Any]:
+    """`{"keys": [...]}` of `publics`, each with the `crlVersion` of its CRL when it has one
+    (shared by every key store)."""
+    keys = []
+    for pub in publics:
+        jwk: dict[str, Any] = dict(public_jwk(pub))
+        crl = crls.get(jwk["kid"])
+        if crl is not None:
+            jwk["crlVersion"] = crl.ctr
+        keys.append(jwk)
+    return {"keys": keys}
+
+
+def next_shc_crl(
+    crls: dict[str, _ShcCrl], kids: set[str], kid: str, rids: list[str]
+) -> tuple[_ShcCrl, bool]:
+    """The CRL of `kid` listing `rids`, and whether it changed (then the caller stores it).
+    Refuses an unknown `kid` or a malformed rid (shared by every key store)."""
+    if kid not in kids:
+        raise KeyStoreError("KEYS_UNKNOWN_KID", "no SHC key with this kid")
+    for rid in rids:
+        if not _RID_RE.fullmatch(rid):
+            raise KeyStoreError("KEYS_BAD_RID", "a rid is base64url, at most 24 characters")
+    wanted = sorted(set(rids))
+    old = crls.get(kid)
+    if old is not None and old.rids == wanted:
+        return old, False
+    # SHC: ctr starts at 1 and goes up on every change
+    return _ShcCrl(kid=kid, method="rid", ctr=(old.ctr + 1) if old else 1, rids=wanted), True
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically with mode 0600."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
@@ -444,14 +477,7 @@ class FileKeyStore:
     def jwks(self) -> dict[str, Any]:
         self._ensure()
         if self._jwks is None:
-            keys = []
-            for pub in self._shc_public:
-                jwk: dict[str, Any] = dict(public_jwk(pub))
-                crl = self._crls.get(jwk["kid"])
-                if crl is not None:
-                    jwk["crlVersion"] = crl.ctr
-                keys.append(jwk)
-            self._jwks = {"keys": keys}
+            self._jwks = jwks_with_crls(self._shc_public, self._crls)
         return self._jwks
 
     def shc_crl(self, kid: str) -> dict[str, Any] | None:
@@ -461,17 +487,9 @@ class FileKeyStore:
 
     def update_shc_crl(self, kid: str, rids: list[str]) -> dict[str, Any]:
         self._ensure()
-        if kid not in {s.kid for s in self._shc}:
-            raise KeyStoreError("KEYS_UNKNOWN_KID", "no SHC key with this kid")
-        for rid in rids:
-            if not _RID_RE.fullmatch(rid):
-                raise KeyStoreError("KEYS_BAD_RID", "a rid is base64url, at most 24 characters")
-        wanted = sorted(set(rids))
-        old = self._crls.get(kid)
-        if old is not None and old.rids == wanted:
-            return msgspec.to_builtins(old)  # type: ignore[no-any-return]
-        # SHC: ctr starts at 1 and goes up on every change
-        crl = _ShcCrl(kid=kid, method="rid", ctr=(old.ctr + 1) if old else 1, rids=wanted)
+        crl, changed = next_shc_crl(self._crls, {s.kid for s in self._shc}, kid, rids)
+        if not changed:
+            return msgspec.to_builtins(crl)  # type: ignore[no-any-return]
         _write_private(self._crl_dir / f"{kid}.json", msgspec.json.encode(crl))
         self._crls[kid] = crl
         self._jwks = None

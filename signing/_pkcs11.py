@@ -44,12 +44,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from signing._keystore import (
-    _RID_RE,
     BSC_NAME,
     CSCA_NAME,
     KeyStoreError,
     _CscaCrlState,
     _ShcCrl,
+    jwks_with_crls,
+    next_shc_crl,
 )
 from signing._shc import ShcSigner, b64url, public_jwk
 from signing._vdsnc import (
@@ -521,14 +522,7 @@ class Pkcs11KeyStore:
     def jwks(self) -> dict[str, Any]:
         self._ensure()
         if self._jwks is None:
-            keys = []
-            for pub in self._shc_public:
-                jwk: dict[str, Any] = dict(public_jwk(pub))
-                crl = self._crls.get(jwk["kid"])
-                if crl is not None:
-                    jwk["crlVersion"] = crl.ctr
-                keys.append(jwk)
-            self._jwks = {"keys": keys}
+            self._jwks = jwks_with_crls(self._shc_public, self._crls)
         return self._jwks
 
     def shc_crl(self, kid: str) -> dict[str, Any] | None:
@@ -538,17 +532,9 @@ class Pkcs11KeyStore:
 
     def update_shc_crl(self, kid: str, rids: list[str]) -> dict[str, Any]:
         self._ensure()
-        if kid not in {s.kid for s in self._shc}:
-            raise KeyStoreError("KEYS_UNKNOWN_KID", "no SHC key with this kid")
-        for rid in rids:
-            if not _RID_RE.fullmatch(rid):
-                raise KeyStoreError("KEYS_BAD_RID", "a rid is base64url, at most 24 characters")
-        wanted = sorted(set(rids))
-        old = self._crls.get(kid)
-        if old is not None and old.rids == wanted:
-            return msgspec.to_builtins(old)  # type: ignore[no-any-return]
-        # SHC: ctr starts at 1 and goes up on every change
-        crl = _ShcCrl(kid=kid, method="rid", ctr=(old.ctr + 1) if old else 1, rids=wanted)
+        crl, changed = next_shc_crl(self._crls, {s.kid for s in self._shc}, kid, rids)
+        if not changed:
+            return msgspec.to_builtins(crl)  # type: ignore[no-any-return]
         self._put_data(f"{_PREFIX}shc-crl-{kid}", msgspec.json.encode(crl))
         self._crls[kid] = crl
         self._jwks = None

@@ -73,7 +73,12 @@ class _Flate(pdfdoc.PDFStreamFilterZCompress):
 def _register_fonts() -> None:
     global _fonts_registered  # noqa: PLW0603 (font registration is process-wide in reportlab)
     if not _fonts_registered:
-        pdfmetrics.registerFont(TTFont(_GOTHIC, str(_FONT_FILE)))
+        font = TTFont(_GOTHIC, str(_FONT_FILE))
+        # reportlab's subsetting copies every table it reads out of the font file anew for each
+        # document, the 5.6 MB `glyf` table of IPAex Gothic included, to take a hundred glyphs
+        # from it: read each table once per process instead (bytes: nothing can change them).
+        font.face.get_table = functools.cache(font.face.get_table)  # type: ignore[method-assign]
+        pdfmetrics.registerFont(font)
         # reportlab looks its one Flate filter up in pdfdoc (and ttfonts, through pdfdoc) at each
         # use, with no setting for the level; certsvc renders no other PDF, so the filter is
         # replaced process-wide, once, like the font registration.
@@ -367,6 +372,11 @@ def _qr_row(c: Canvas, items: Sequence[tuple[str, QrSymbol]], y: float) -> float
     return y - 5 * mm - _QR_SIZE
 
 
+#: "0" … "255": every module coordinate and run length of a symbol (at most 177 modules and the
+#: quiet zone) as text.
+_NUMBERS: Final = tuple(str(i) for i in range(256))
+
+
 def _draw_qr(c: Canvas, symbol: QrSymbol, x: float, y: float, size: float) -> None:
     """The symbol on white, one filled rectangle per horizontal run of dark modules, written as
     raw operators in module units (row 0 at the top) under one scaling matrix."""
@@ -374,14 +384,17 @@ def _draw_qr(c: Canvas, symbol: QrSymbol, x: float, y: float, size: float) -> No
     module = size / (n + 2 * _QUIET)
     ops = [f"q 1 g {x:.3f} {y:.3f} {size:.3f} {size:.3f} re f"]
     ops.append(f"{module:.5f} 0 0 {-module:.5f} {x:.3f} {y + size:.3f} cm 0 g")
+    numbers = _NUMBERS
     for r, row in enumerate(symbol.matrix):
-        top = r + _QUIET
-        # Runs of dark modules: split the row's bytes on light modules.
-        col = 0
-        for run in bytes(row).split(b"\x00"):
-            if run:
-                ops.append(f"{col + _QUIET} {top} {len(run)} 1 re")
-            col += len(run) + 1
+        top = " " + numbers[r + _QUIET] + " "
+        # Runs of dark modules: split the row's bytes on light modules. Thousands of runs per
+        # symbol: the numbers come from a table, not from formatting.
+        col = _QUIET
+        for run in row.split(b"\x00"):
+            length = len(run)
+            if length:
+                ops.append(numbers[col] + top + numbers[length] + " 1 re")
+            col += length + 1
     ops.append("f Q")
     c._code.append(" ".join(ops))  # type: ignore[attr-defined]
 

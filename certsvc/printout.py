@@ -23,6 +23,7 @@ import base64
 import functools
 import io
 import math
+import threading
 import zlib
 from collections.abc import Sequence
 from datetime import UTC
@@ -114,6 +115,11 @@ def _shc_issuer(qr_text: str) -> str | None:
     return iss if isinstance(iss, str) else None
 
 
+#: reportlab is not known to be thread-safe: one document at a time in a process, whichever
+#: thread renders it (the channel face's rendering thread, the kiosk adapter's event loop).
+_RENDERING: Final = threading.Lock()
+
+
 def render_certificate_pdf(
     cert: Certificate,
     *,
@@ -126,7 +132,20 @@ def render_certificate_pdf(
     VDS-NC QR per seal (`seal_bytes`), and a line on how to verify it. QRs that do not fit the
     first page flow onto more pages. `sample`: mark every page 見本 / SAMPLE; by default, when
     the SHC issuer is a reserved example name (`is_sample_issuer`). The same arguments always
-    give the same bytes."""
+    give the same bytes. Safe to call from any thread (one document at a time)."""
+    with _RENDERING:
+        return _render(
+            cert, shc_qr_texts=shc_qr_texts, vdsnc_payloads=vdsnc_payloads, sample=sample
+        )
+
+
+def _render(
+    cert: Certificate,
+    *,
+    shc_qr_texts: Sequence[str],
+    vdsnc_payloads: Sequence[bytes],
+    sample: bool | None,
+) -> bytes:
     _register_fonts()
     symbols: list[tuple[str, QrSymbol]] = [
         ("SMART Health Card", shc_qr_symbol(t)) for t in shc_qr_texts

@@ -23,6 +23,7 @@ import base64
 import functools
 import io
 import math
+import operator
 import threading
 import zlib
 from collections.abc import Sequence
@@ -102,12 +103,20 @@ def is_sample_issuer(issuer: str) -> bool:
     )
 
 
+#: Per ASCII digit of a `shc:/` text: its value as the tens (then as the ones, plus 45) of a
+#: pair, so that a pair becomes its JWS character with two `bytes.translate` and one addition.
+_TENS: Final = bytes((10 * (b - 48)) if 48 <= b <= 57 else 0 for b in range(256))
+_ONES: Final = bytes((b - 48 + 45) if 48 <= b <= 57 else 0 for b in range(256))
+
+
 def _shc_issuer(qr_text: str) -> str | None:
     # shc-jp.md: digits pairs → JWS characters; the payload is raw DEFLATE of JSON with `iss`.
-    digits = qr_text[5:]
-    jws = "".join(chr(int(digits[i : i + 2]) + 45) for i in range(0, len(digits), 2))
+    digits = qr_text[5:].encode("ascii", "replace")
+    if not digits.isdigit() or len(digits) % 2:
+        return None
+    jws = bytes(map(operator.add, digits[0::2].translate(_TENS), digits[1::2].translate(_ONES)))
     try:
-        body = jws.split(".")[1]
+        body = jws.decode("ascii").split(".")[1]
         payload = zlib.decompress(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)), -15)
         iss = msgspec.json.decode(payload).get("iss")
     except (IndexError, ValueError, zlib.error, msgspec.DecodeError, AttributeError):

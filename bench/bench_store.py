@@ -38,7 +38,15 @@ import psutil
 
 from bench._deployment import bench_residents, load_residents, tree_cpu
 from certsvc.embedded import EmbeddedStores
-from vrs_client import AuditEvent, Channel, IssuanceKind, IssuanceRecord, Person, VrsStore
+from vrs_client import (
+    AuditEvent,
+    Channel,
+    IssuanceKind,
+    IssuanceRecord,
+    Person,
+    VrsStore,
+    pool_reset,
+)
 from vrs_client.synthetic import SyntheticResident
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -192,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory() as directory:
             await load_residents(env, Path(directory), residents)
         pool = await asyncpg.create_pool(
-            url, min_size=args.connections, max_size=args.connections, reset=_keep_session
+            url, min_size=args.connections, max_size=args.connections, reset=pool_reset
         )
         store = VrsStore(
             pool,
@@ -233,12 +241,6 @@ async def main(args: argparse.Namespace) -> None:
                 )
         finally:
             await pool.close()
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    # as the service's pool: no reset round trip on release (see certsvc.app)
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ import asyncpg
 from bench._bulk_persons import fill_persons
 from certsvc.embedded import EmbeddedStores
 from certsvc.settings import database_url_for
-from vrs_client import VrsStore, apply_migrations, import_files
+from vrs_client import VrsStore, apply_migrations, import_files, pool_reset
 from vrs_client._conn import Conn
 from vrs_client.synthetic import (
     MUNICIPALITIES,
@@ -164,7 +164,10 @@ async def _import_beside_copy(
 
 async def main(args: argparse.Namespace, server_url: str) -> None:
     url = await _fresh_database(server_url)
-    pool = await asyncpg.create_pool(url, min_size=args.concurrency, max_size=args.concurrency)
+    # the service's pool reset: no round trip on release
+    pool = await asyncpg.create_pool(
+        url, min_size=args.concurrency, max_size=args.concurrency, reset=pool_reset
+    )
     store = VrsStore(pool, master_key=os.urandom(32), lookup_key=os.urandom(32))
     t0 = time.perf_counter()
     residents = generate_residents(args.persons, municipalities=args.municipalities, seed=42)

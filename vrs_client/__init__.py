@@ -53,6 +53,7 @@ from vrs_client._store import (
     get_municipality,
     list_municipalities,
     list_revoked_rids,
+    pool_reset,
     scoped_transaction,
 )
 from vrs_client._types import (
@@ -143,6 +144,7 @@ __all__ = [
     "list_revoked_rids",
     "municipality_check_digit",
     "my_number_check_digit",
+    "pool_reset",
     "purge",
     "record_audit_event",
     "record_service_audit_event",

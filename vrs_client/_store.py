@@ -587,6 +587,16 @@ class IssuanceStatements:
         return _outcome(row)
 
 
+async def pool_reset(conn: asyncpg.Connection) -> None:
+    """The `reset` hook for the asyncpg pool of a `VrsStore` (`asyncpg.create_pool(...,
+    reset=pool_reset)`). The store closes every transaction it opens and sets only
+    transaction-local settings, so asyncpg's default reset (a round trip per release) is replaced
+    by a local check: a connection still inside a transaction (a request cancelled mid-way) is
+    rolled back before anyone else gets it."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 #: How long a caller waits for a pooled connection (or for a new one to be made) before the
 #: store reports STORE_UNAVAILABLE: an exhausted pool or a server that does not answer gives a
 #: prompt "try again" instead of a request that hangs.
@@ -760,7 +770,10 @@ class VrsStore:
             try:
                 yield statements
             finally:
-                await self._pool.release(statements._conn)
+                # A release that fails (its reset timed out, the connection broke) has the pool
+                # close that connection; it must not turn a committed issuance into an error.
+                with contextlib.suppress(Exception):
+                    await self._pool.release(statements._conn)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:

@@ -23,6 +23,7 @@ from vrs_client import (
     VrsError,
     VrsErrorCode,
     VrsStore,
+    pool_reset,
 )
 
 EVENT = AuditEvent(at=NOW, actor="app", action="issue.app.domestic", outcome="issued")
@@ -159,13 +160,14 @@ async def test_statements_refuse_a_bad_code(store: VrsStore) -> None:
 async def logged_pool(
     db: asyncpg.Pool, db_url: str
 ) -> AsyncIterator[tuple[asyncpg.Pool, list[str]]]:
-    """A one-connection pool over the test database that records every query it sends."""
+    """A one-connection pool over the test database, with the service's reset hook, that records
+    every query it sends."""
     queries: list[str] = []
 
     async def init(conn: asyncpg.Connection) -> None:
         conn.add_query_logger(lambda logged: queries.append(logged.query))
 
-    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=1, init=init)
+    pool = await asyncpg.create_pool(db_url, min_size=1, max_size=1, init=init, reset=pool_reset)
     try:
         yield pool, queries
     finally:
@@ -192,8 +194,8 @@ async def test_an_issuance_is_two_queries(
             issuance(found.person, "GGGGGGGGGGGG"), audit=EVENT
         )
         assert outcome is IssuanceOutcome.RECORDED
-        await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not during, the query
-        sent = list(queries)
+    await asyncio.sleep(0)  # asyncpg calls query loggers soon after, not during, the query
+    sent = list(queries)  # acquire to release: no BEGIN, scope, COMMIT or reset query
     assert len(sent) == 2, sent
     assert "vrs_issuance_lookup" in sent[0]
     assert "vrs_record_issuance" in sent[1]

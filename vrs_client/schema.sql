@@ -518,9 +518,6 @@ ALTER TABLE ONLY public.data_keys
     ADD CONSTRAINT data_keys_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
 
 ALTER TABLE ONLY public.issuances
-    ADD CONSTRAINT issuances_municipality_code_fkey FOREIGN KEY (municipality_code) REFERENCES public.municipalities(code);
-
-ALTER TABLE ONLY public.issuances
     ADD CONSTRAINT issuances_person_id_municipality_code_fkey FOREIGN KEY (person_id, municipality_code) REFERENCES public.persons(id, municipality_code) ON DELETE SET NULL (person_id);
 
 ALTER TABLE ONLY public.persons

@@ -139,7 +139,7 @@ async def _check_attestation(resources: Resources, token: str, nonce: str) -> st
 
 
 def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
-    accept = wire.first_header(request.scope, b"accept")
+    accept = request.headers.get("accept", "")
     return SHC_MEDIA_TYPE in accept
 
 
@@ -164,10 +164,10 @@ def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
         ],
     ),
 )
-async def create_certificates(request: Request[Any, Any, Any]) -> Response[Any]:
-    # The request only: each further parameter is per-request work of Litestar's injection.
-    resources = _resources(request.app.state)
-    body = await request.body()  # read and checked once by certsvc.strict_body
+async def create_certificates(
+    request: Request[Any, Any, Any], state: State, body: RawBody
+) -> Response[Any]:
+    resources = _resources(state)
     settings = resources.settings
 
     # Strict decoding: msgspec's messages name the path and the expected type, not the value.
@@ -232,11 +232,16 @@ async def create_certificates(request: Request[Any, Any, Any]) -> Response[Any]:
         case _:
             assert_never(outcome)
 
+    headers = {"Cache-Control": "no-store"}
     if _wants_shc_file(request):
-        shc_file = signing.shc_file(list(outcome.shc_jws))
-        return wire.ReadyAnswer(shc_file, status_code=201, media_type=SHC_MEDIA_TYPE)
+        return Response(
+            signing.shc_file(list(outcome.shc_jws)),
+            status_code=201,
+            media_type=SHC_MEDIA_TYPE,
+            headers=headers,
+        )
     body_out = wire.CertificatesOut(certificates=[wire.certificate_out(outcome)])
-    return wire.ReadyAnswer(wire.encode_json(body_out), status_code=201)
+    return Response(body_out, status_code=201, headers=headers)
 
 
 def routes() -> list[HTTPRouteHandler]:

@@ -23,7 +23,6 @@ from litestar import Litestar, Response, get, post
 from litestar.datastructures import State as AppState
 from litestar.params import FromPath, RawBody
 
-import signing
 from certsvc.channel import (
     JST,
     REFUSALS,
@@ -46,6 +45,7 @@ from certsvc.channel import (
     Voided,
     api_doc,
     card_evidence,
+    certificate_pdf,
     channel_offered,
     create_channel_app,
     decode_strict,
@@ -56,7 +56,6 @@ from certsvc.channel import (
     preview_issuance,
     record_audit,
     refusal_problem,
-    render_certificate_pdf,
     reprint_certificate,
     system_clock,
     void_certificate,
@@ -427,23 +426,13 @@ async def preview(
     )
 
 
-def _print_out(issued: Issued) -> bytes:
-    """The A4 PDF of `issued`, the same bytes as the channel face's `render_pdf`, rendered here
-    on the event loop rather than on a rendering thread: the PDF is the only heavy work of an
-    adapter process, and with a second thread the two handed the GIL back and forth at every
-    zlib and TLS call, ≈ 3 ms more CPU per session than it saved (`python -m
-    bench.bench_kiosk`). Holds personal data: send it, never store or log it."""
-    return render_certificate_pdf(
-        issued.certificate,
-        shc_qr_texts=[signing.shc_qr_text(j) for j in issued.shc_jws],
-        vdsnc_payloads=[signing.seal_bytes(s) for s in issued.vdsnc],
-    )
-
-
 async def _print_data(
     session_id: str, issued: Issued, *, copies: int, fee: int, status: int
 ) -> Response[wire.ConfirmOut]:
-    pdf = base64.b64encode(_print_out(issued)).decode("ascii")
+    # On the event loop, not the face's rendering thread: the PDF is the adapter's only heavy
+    # work, and two threads trading the GIL at every zlib and TLS call cost ≈ 3 ms more CPU per
+    # session than the thread saved (`python -m bench.bench_kiosk`).
+    pdf = base64.b64encode(certificate_pdf(issued)).decode("ascii")
     # Every copy is the same certificate: the same ID and the same bytes.
     return _no_store(
         wire.ConfirmOut(

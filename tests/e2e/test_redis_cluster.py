@@ -22,6 +22,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio.cluster import RedisCluster
 
+from certsvc import challenges
 from certsvc.app import create_app
 from certsvc.commands.kiosk_sim import run_kiosk_session
 from certsvc.embedded_cluster import EmbeddedRedisCluster
@@ -32,6 +33,7 @@ from tests.conftest import WORLD_NOW
 from tests.e2e.app_flow import certificate_request
 from tests.e2e.conftest import MovableClock
 from tests.e2e.kiosk_flow import KioskClient, kiosk_client, resident
+from tests.e2e.redis_counting import counting_redis_sends
 
 
 @pytest.fixture
@@ -226,3 +228,63 @@ async def test_cluster_node_started_under_load_answers_every_request(
         server.should_exit = True
         await serving
     assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers][:2]
+
+
+async def test_cluster_issuance_one_batch_per_node(
+    cluster_app: AsyncTestClient[Litestar],
+    cluster: EmbeddedRedisCluster,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round trip 1 (client counter, challenge, `jti`: three slots) goes as one batch per node,
+    in parallel, with no script bookkeeping and no one-by-one fallback; round trip 2 is the
+    person limit. A replayed challenge and a replayed `jti` are each refused by their code."""
+    entry = resident(resident_entries, "131016")
+    status, body = await _issue(cluster_app, world, entry)  # learns the nodes, connects
+    assert status == 201, body
+    # A node meets the consume script on the first challenge in its slots (NOSCRIPT, then EVAL
+    # once: tests/e2e/test_app_redis_round_trips.py); here every primary knows it already.
+    for node in cluster.primary_nodes():
+        client = redis_asyncio.Redis(host="127.0.0.1", port=node.port)
+        try:
+            await client.script_load(challenges._CONSUME)
+        finally:
+            await client.aclose()
+
+    challenge = (await cluster_app.post("/v1/app/challenges")).json()
+    request = certificate_request(world, entry, challenge, now=WORLD_NOW)
+    request["attestation"] = world.authority().mint(
+        nonce=challenge["nonce"],
+        audience=world.audience,
+        app_id=world.app_id,
+        app_version=world.app_version,
+        now=WORLD_NOW,
+        jti="cluster-jti",
+    )
+    with counting_redis_sends(monkeypatch) as sends:
+        response = await cluster_app.post("/v1/app/certificates", json=request)
+    assert response.status_code == 201, response.text
+    assert b"SCRIPT" not in sends.commands, sends.batches
+    assert sorted(sends.commands) == sorted(
+        [b"INCR", b"EXPIRE", b"EVALSHA", b"SET", b"INCR", b"EXPIRE"]
+    ), sends.batches
+    # at most three nodes in round trip 1 and one in round trip 2; one by one would be six
+    assert len(sends.batches) <= 4, sends.batches
+    assert max(sends.per_server().values()) <= 2
+
+    replayed_challenge = await cluster_app.post("/v1/app/certificates", json=request)
+    assert replayed_challenge.json()["code"] == "CHALLENGE_ALREADY_USED"
+    fresh = (await cluster_app.post("/v1/app/challenges")).json()
+    replay = certificate_request(world, entry, fresh, now=WORLD_NOW)
+    replay["attestation"] = world.authority().mint(
+        nonce=fresh["nonce"],
+        audience=world.audience,
+        app_id=world.app_id,
+        app_version=world.app_version,
+        now=WORLD_NOW,
+        jti="cluster-jti",
+    )
+    replayed_jti = await cluster_app.post("/v1/app/certificates", json=replay)
+    assert replayed_jti.status_code == 409, replayed_jti.text
+    assert replayed_jti.json()["code"] == "ATTESTATION_REPLAYED"

@@ -8,9 +8,8 @@ checked against the stored hash.
 
 The app's certificate call sends the consume and the `jti` claim in the same pipeline as its
 client rate limit (`queue_consume`, `OnceRegistry.queue_claim`): three keys in three slots, one
-round trip per node under Redis Cluster. The script goes as a bare `EVALSHA` (a registered
-redis-py `Script` in a pipeline first costs a `SCRIPT EXISTS` round trip); a server that does not
-know it yet answers NOSCRIPT, and that one request runs it with `EVAL`, which also caches it.
+round trip per node under Redis Cluster. The script goes as a bare `EVALSHA` with an `EVAL` on
+NOSCRIPT (`certsvc.rate_limits.LuaScript`).
 """
 
 from __future__ import annotations
@@ -26,9 +25,8 @@ from typing import Any, Final
 
 import msgspec
 import redis.asyncio as redis_asyncio
-from redis.exceptions import NoScriptError
 
-from certsvc.rate_limits import AnyPipeline
+from certsvc.rate_limits import AnyPipeline, LuaScript
 
 CHALLENGE_TTL = timedelta(minutes=5)
 _USED_MARKER_TTL_S = int(CHALLENGE_TTL.total_seconds()) * 2
@@ -44,7 +42,7 @@ end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'USED' end
 return false
 """
-_CONSUME_SHA: Final = hashlib.sha1(_CONSUME.encode()).hexdigest()  # noqa: S324 — Redis's script id
+_CONSUME_SCRIPT: Final = LuaScript(_CONSUME)
 
 
 class IssuedChallenge(msgspec.Struct, frozen=True, kw_only=True):
@@ -88,13 +86,9 @@ class PendingConsume:
 
     async def outcome(self, results: list[Any]) -> ConsumeOutcome:
         """The outcome from the pipeline's results (raises a failed command's error)."""
-        result = results[self.index]
-        if isinstance(result, NoScriptError):
-            # The server has not seen the script yet (a fresh or failed-over node): run it by
-            # its text once, which also caches it there. The EVALSHA did nothing (NOSCRIPT).
-            result = await self._store.run_consume(self._keys)
-        elif isinstance(result, BaseException):
-            raise result
+        result = await _CONSUME_SCRIPT.reply(
+            self._store.redis, results[self.index], self._keys, [_USED_MARKER_TTL_S]
+        )
         return _consume_outcome(result, self._nonce, self._now)
 
 
@@ -119,7 +113,7 @@ class ChallengeStore:
         key: bytes,
         prefix: str = "ch",
     ) -> None:
-        self._redis = redis
+        self.redis = redis
         self._key = key
         self._prefix = prefix
 
@@ -137,18 +131,13 @@ class ChallengeStore:
         value = hashlib.sha256(nonce.encode()).digest() + struct.pack(
             ">q", int(expires_at.timestamp())
         )
-        await self._redis.set(
+        await self.redis.set(
             self._redis_key(challenge_id, "open"), value, ex=int(CHALLENGE_TTL.total_seconds())
         )
         return IssuedChallenge(challenge_id=challenge_id, nonce=nonce, expires_at=expires_at)
 
     def _consume_keys(self, challenge_id: str) -> list[str]:
         return [self._redis_key(challenge_id, "open"), self._redis_key(challenge_id, "used")]
-
-    async def run_consume(self, keys: list[str]) -> bytes | None:
-        """The consume script by its text (EVAL): the fallback when EVALSHA met NOSCRIPT."""
-        result: bytes | None = await self._redis.eval(_CONSUME, 2, *keys, _USED_MARKER_TTL_S)
-        return result
 
     def queue_consume(
         self, pipe: AnyPipeline, index: int, challenge_id: str, nonce: str, *, now: datetime
@@ -158,17 +147,17 @@ class ChallengeStore:
         if not challenge_id or len(challenge_id) > 64:
             return ConsumeOutcome.EXPIRED
         keys = self._consume_keys(challenge_id)
-        pipe.execute_command("EVALSHA", _CONSUME_SHA, 2, *keys, _USED_MARKER_TTL_S)
+        _CONSUME_SCRIPT.queue(pipe, keys, [_USED_MARKER_TTL_S])
         return PendingConsume(self, index=index, keys=keys, nonce=nonce, now=now)
 
     async def consume(self, challenge_id: str, nonce: str, *, now: datetime) -> ConsumeOutcome:
         """Use the challenge once. OK only if it was open, not expired at `now`, and `nonce`
         hashes to what was issued with it. Any attempt uses it up."""
-        pipe = self._redis.pipeline(transaction=False)
-        pending = self.queue_consume(pipe, 0, challenge_id, nonce, now=now)
-        if isinstance(pending, ConsumeOutcome):
-            return pending
-        return await pending.outcome(await pipe.execute(raise_on_error=False))
+        if not challenge_id or len(challenge_id) > 64:
+            return ConsumeOutcome.EXPIRED
+        keys = self._consume_keys(challenge_id)
+        result = await _CONSUME_SCRIPT(self.redis, keys, [_USED_MARKER_TTL_S])
+        return _consume_outcome(result, nonce, now)
 
 
 class OnceRegistry:

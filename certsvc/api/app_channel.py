@@ -170,12 +170,12 @@ async def _admit(
     pending: PendingConsume | ConsumeOutcome = ConsumeOutcome.EXPIRED
     claimed_at: int | None = None
     if not isinstance(checked, Problem):
-        pending = resources.challenges.queue_consume(pipe, 2, challenge_id, checked.nonce, now=now)
+        pending = resources.challenges.queue_consume(pipe, 1, challenge_id, checked.nonce, now=now)
         if isinstance(pending, PendingConsume) and checked.jti is not None:
             resources.jti_once.queue_claim(pipe, checked.jti, ttl_s=_JTI_TTL_S)
-            claimed_at = 3
+            claimed_at = 2
     results = await pipe.execute(raise_on_error=False)
-    wait = hit.wait(results)
+    wait = await hit.wait(results)
     if wait is not None:
         raise Problem("RATE_LIMITED", headers={"Retry-After": str(wait)})
     if isinstance(checked, Problem):

@@ -54,7 +54,7 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from certsvc.challenges import ChallengeStore, ConsumeOutcome, OnceRegistry
 from certsvc.embedded import EmbeddedRedis
-from certsvc.rate_limits import RateLimiter
+from certsvc.rate_limits import RateLimiter, run_pipeline
 from signing import AttestationKeySet, verify_attestation
 from signing.synthetic import SyntheticAttestationAuthority
 
@@ -125,7 +125,7 @@ class _Paths:
         hit = self.client_limiter.queue_hit(pipe, 0, b"127.0.0.1")
         pending = self.challenges.queue_consume(pipe, 1, f"b{self.n}", "nonce", now=self.now)
         self.once.queue_claim(pipe, f"b{self.n}", ttl_s=540)
-        results = await pipe.execute(raise_on_error=False)
+        results = await run_pipeline(pipe)
         await hit.wait(results)
         if not isinstance(pending, ConsumeOutcome):
             await pending.outcome(results)

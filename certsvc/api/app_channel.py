@@ -7,10 +7,10 @@ challenge's nonce, its `jti` used once → the issuance use case → the answer,
 
 Redis sees it in one round trip before any heavy work (`_admit`): the client counter, the
 challenge's consume and the claim of the token's `jti` (read unverified, as the nonce is) go in
-one pipeline. The claim's answer counts only once the token has verified, so the refusals come
-in the order above. A request that a local check refuses (terms, no or unreadable token) sends the
-client counter alone and leaves its challenge usable. The use case's person limit is the second
-and last round trip.
+one pipeline (under Redis Cluster: three single commands at once, one per slot). The claim's
+answer counts only once the token has verified, so the refusals come in the order above. A
+request that a local check refuses (terms, no or unreadable token) sends the client counter alone
+and leaves its challenge usable. The use case's person limit is the second and last round trip.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from certsvc.issuance import (
 )
 from certsvc.logs import mask_text
 from certsvc.openapi import api_doc
+from certsvc.rate_limits import first_round, run_pipeline
 from certsvc.resources import Resources
 from vrs_client import Channel, is_valid_municipality_code
 
@@ -165,7 +166,7 @@ async def _admit(
     challenge's consume and the `jti` claim, in one pipeline. Raises RATE_LIMITED, then the
     local checks' refusal."""
     now = resources.clock()
-    pipe = resources.redis.pipeline(transaction=False)
+    pipe = first_round(resources.redis)
     hit = resources.client_limiter.queue_hit(pipe, 0, client)
     pending: PendingConsume | ConsumeOutcome = ConsumeOutcome.EXPIRED
     claimed_at: int | None = None
@@ -174,7 +175,7 @@ async def _admit(
         if isinstance(pending, PendingConsume) and checked.jti is not None:
             resources.jti_once.queue_claim(pipe, checked.jti, ttl_s=_JTI_TTL_S)
             claimed_at = 2
-    results = await pipe.execute(raise_on_error=False)
+    results = await run_pipeline(pipe)
     wait = await hit.wait(results)
     if wait is not None:
         raise Problem("RATE_LIMITED", headers={"Retry-After": str(wait)})

@@ -6,10 +6,10 @@ that deletes it and leaves a short-lived "used" marker, so a replay is told apar
 or unknown challenge. The nonce itself comes back in the attestation token's `nonce` claim and is
 checked against the stored hash.
 
-The app's certificate call sends the consume and the `jti` claim in the same pipeline as its
-client rate limit (`queue_consume`, `OnceRegistry.queue_claim`): three keys in three slots, one
-round trip per node under Redis Cluster. The script goes as a bare `EVALSHA` with an `EVAL` on
-NOSCRIPT (`certsvc.rate_limits.LuaScript`).
+The app's certificate call sends the consume and the `jti` claim in the same round trip as its
+client rate limit (`queue_consume`, `OnceRegistry.queue_claim`): three keys in three slots, in
+one pipeline, or under Redis Cluster as three commands at once. The script goes as a bare
+`EVALSHA` with an `EVAL` on NOSCRIPT (`certsvc.rate_limits.LuaScript`).
 """
 
 from __future__ import annotations

@@ -50,7 +50,11 @@ _REQUIRED_CLAIMS: Final = ("iss", "aud", "iat", "exp", "jti", "nonce", "app_id",
 _VERSION: Final = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,9}){0,7}")
 _MAX_JTI_LENGTH: Final = 256
 
-_jws: Final = jwt.PyJWS(algorithms=[ALGORITHM])
+#: pyjwt's ES256 (P-256, SHA-256): the verifier of the signature. The token is split and its
+#: segments decoded once, here, and the algorithm verifies the raw r||s signature over the
+#: signing input exactly as `PyJWS.decode_complete` would, without parsing the token again.
+_ES256: Final = jwt.algorithms.get_default_algorithms()[ALGORITHM]
+_BASE64URL: Final = re.compile(rb"[A-Za-z0-9_-]*")
 
 
 class AttestationError(SigningError):
@@ -124,6 +128,22 @@ def _b64url_decode(segment: str) -> bytes:
     if not re.fullmatch(r"[A-Za-z0-9_-]*", segment) or len(segment) % 4 == 1:
         raise ValueError("not base64url")
     return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _jws_segment(segment: bytes) -> bytes:
+    """A payload or signature segment by pyjwt's rules (`PyJWS._load`): base64url, at most two
+    trailing `=` only where they pad to a multiple of 4, no other character, and canonical (it
+    encodes back to itself); raises ValueError."""
+    stripped = segment.rstrip(b"=")
+    padding = len(segment) - len(stripped)
+    if padding > 2 or (padding and len(segment) % 4 != 0):
+        raise ValueError("bad padding")
+    if len(stripped) % 4 == 1 or not _BASE64URL.fullmatch(stripped):
+        raise ValueError("not base64url")
+    decoded = base64.urlsafe_b64decode(stripped + b"=" * (-len(stripped) % 4))
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != stripped:
+        raise ValueError("not canonical")
+    return decoded
 
 
 def _fail(code: str, message: str) -> AttestationError:
@@ -206,15 +226,18 @@ def verify_attestation(
     if key is None:
         raise _fail("ATTESTATION_KEY_UNKNOWN", "kid names no configured key")
 
-    # (4) Signature.
+    # (4) Signature, by pyjwt's ES256 over the signing input split here (one parse of the token).
+    signing_input, _, signature_segment = token.encode("ascii").rpartition(b".")
+    payload_segment = signing_input.split(b".", 1)[1]
     try:
-        decoded = _jws.decode_complete(token, key=key, algorithms=[ALGORITHM])
-    except jwt.InvalidSignatureError:
-        raise _fail("ATTESTATION_SIGNATURE_INVALID", "signature does not verify") from None
-    except jwt.PyJWTError:
+        payload = _jws_segment(payload_segment)
+        signature = _jws_segment(signature_segment)
+    except ValueError:
         raise _fail("ATTESTATION_MALFORMED", "token unreadable") from None
+    if not _ES256.verify(signing_input, _ES256.prepare_key(key), signature):
+        raise _fail("ATTESTATION_SIGNATURE_INVALID", "signature does not verify")
     try:
-        claims = msgspec.json.decode(decoded["payload"])
+        claims = msgspec.json.decode(payload)
     except msgspec.DecodeError:
         raise _fail("ATTESTATION_MALFORMED", "payload is not JSON") from None
     if not isinstance(claims, dict):

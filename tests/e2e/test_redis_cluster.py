@@ -20,8 +20,9 @@ import redis.asyncio as redis_asyncio
 import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.cluster import ClusterNode, RedisCluster
 
+from certsvc import challenges, rate_limits
 from certsvc.app import create_app
 from certsvc.commands.kiosk_sim import run_kiosk_session
 from certsvc.embedded_cluster import EmbeddedRedisCluster
@@ -32,6 +33,7 @@ from tests.conftest import WORLD_NOW
 from tests.e2e.app_flow import certificate_request
 from tests.e2e.conftest import MovableClock
 from tests.e2e.kiosk_flow import KioskClient, kiosk_client, resident
+from tests.e2e.redis_counting import counting_redis_sends
 
 
 @pytest.fixture
@@ -226,3 +228,87 @@ async def test_cluster_node_started_under_load_answers_every_request(
         server.should_exit = True
         await serving
     assert [a.status_code for a in answers] == [201] * len(bodies), [a.text for a in answers][:2]
+
+
+async def test_cluster_issuance_first_round_trip_at_once(
+    cluster_app: AsyncTestClient[Litestar],
+    cluster: EmbeddedRedisCluster,
+    world: World,
+    resident_entries: dict[str, ResidentEntry],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round trip 1 (client counter, challenge, `jti`: three slots) goes as three commands at
+    once, each to its node, with no script bookkeeping; round trip 2 is the person limit. A
+    replayed challenge and a replayed `jti` are each refused by their code."""
+    entry = resident(resident_entries, "131016")
+    status, body = await _issue(cluster_app, world, entry)  # learns the nodes, connects
+    assert status == 201, body
+    # A node meets the consume script on the first challenge in its slots (NOSCRIPT, then EVAL
+    # once: tests/e2e/test_app_redis_round_trips.py); here every primary knows it already.
+    for node in cluster.primary_nodes():
+        client = redis_asyncio.Redis(host="127.0.0.1", port=node.port)
+        try:
+            await client.script_load(challenges._CONSUME)
+            await client.script_load(rate_limits._INCR)
+        finally:
+            await client.aclose()
+
+    challenge = (await cluster_app.post("/v1/app/challenges")).json()
+    request = certificate_request(world, entry, challenge, now=WORLD_NOW)
+    request["attestation"] = world.authority().mint(
+        nonce=challenge["nonce"],
+        audience=world.audience,
+        app_id=world.app_id,
+        app_version=world.app_version,
+        now=WORLD_NOW,
+        jti="cluster-jti",
+    )
+    batches: list[int] = []  # commands per batch sent to a node by a cluster pipeline
+    singles: list[bytes] = []  # commands sent alone
+    in_flight = [0, 0]  # now, most at once
+    send_batch, send_one = ClusterNode.execute_pipeline, RedisCluster.execute_command
+
+    async def execute_pipeline(node: ClusterNode, commands: list[Any]) -> bool:
+        batches.append(len(commands))
+        return await send_batch(node, commands)
+
+    async def execute_command(client: RedisCluster, *args: Any, **kwargs: Any) -> Any:
+        singles.append(str(args[0]).encode())
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight)
+        try:
+            return await send_one(client, *args, **kwargs)
+        finally:
+            in_flight[0] -= 1
+
+    monkeypatch.setattr(ClusterNode, "execute_pipeline", execute_pipeline)
+    monkeypatch.setattr(RedisCluster, "execute_command", execute_command)
+    with counting_redis_sends(monkeypatch) as sends:
+        response = await cluster_app.post("/v1/app/certificates", json=request)
+    monkeypatch.undo()
+    assert response.status_code == 201, response.text
+    assert b"SCRIPT" not in sends.commands, sends.batches
+    assert sorted(sends.commands) == [b"EVALSHA", b"EVALSHA", b"EVALSHA", b"SET"]
+    # round trip 1: the client counter, consume and jti claim, three single commands at once
+    # (redis-py's cluster pipeline would re-send commands still in flight when a node fails);
+    # then the person limit
+    assert batches == []
+    assert sorted(singles) == [b"EVALSHA", b"EVALSHA", b"EVALSHA", b"SET"]
+    assert in_flight[1] == 3
+    assert len(sends.batches) == 4
+
+    replayed_challenge = await cluster_app.post("/v1/app/certificates", json=request)
+    assert replayed_challenge.json()["code"] == "CHALLENGE_ALREADY_USED"
+    fresh = (await cluster_app.post("/v1/app/challenges")).json()
+    replay = certificate_request(world, entry, fresh, now=WORLD_NOW)
+    replay["attestation"] = world.authority().mint(
+        nonce=fresh["nonce"],
+        audience=world.audience,
+        app_id=world.app_id,
+        app_version=world.app_version,
+        now=WORLD_NOW,
+        jti="cluster-jti",
+    )
+    replayed_jti = await cluster_app.post("/v1/app/certificates", json=replay)
+    assert replayed_jti.status_code == 409, replayed_jti.text
+    assert replayed_jti.json()["code"] == "ATTESTATION_REPLAYED"

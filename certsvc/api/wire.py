@@ -60,12 +60,16 @@ class ReadyAnswer(Response[bytes]):
         media_type: str = JSON_MEDIA_TYPE,
         headers: Sequence[tuple[bytes, bytes]] = (NO_STORE,),
     ) -> None:
-        super().__init__(
-            body,
-            status_code=status_code,
-            media_type=media_type,
-            headers={name.decode("latin-1"): value.decode("latin-1") for name, value in headers},
-        )
+        # Response's own attributes, as its __init__ would set them for these arguments (its
+        # generic Mapping checks cost more than the rest of this answer).
+        self.content = body
+        self.background = None
+        self.cookies = []
+        self.encoding = "utf-8"
+        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        self.media_type = media_type
+        self.status_code = status_code
+        self.response_type_encoders = {}
         self._raw_headers = [
             (b"content-type", media_type.encode("latin-1")),
             (b"content-length", str(len(body)).encode()),

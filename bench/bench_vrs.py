@@ -14,8 +14,9 @@ is dropped and recreated there), otherwise starts an embedded PostgreSQL.
 (2) Lookups at each size of `--lookup-at`: persons beyond the imported ones are generated
     straight into the database (bench/_bulk_persons.py: it checks the free disk and the time
     it would take first, and skips a size that does not fit `--max-fill-minutes`).
-A lookup is what an issuance does before signing: scoped transaction (BEGIN, role + partition,
-person with doses by My Number HMAC, three AES-GCM decryptions, COMMIT) over a pool.
+A lookup is what an issuance does before signing: one call of the lookup function (it enters the
+municipality's partition itself; the person with doses by My Number HMAC) and three AES-GCM
+decryptions, over a pool.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import asyncpg
 from bench._bulk_persons import fill_persons
 from certsvc.embedded import EmbeddedStores
 from certsvc.settings import database_url_for
-from vrs_client import VrsStore, apply_migrations, import_files
+from vrs_client import VrsStore, apply_migrations, import_files, pool_reset
 from vrs_client._conn import Conn
 from vrs_client.synthetic import (
     MUNICIPALITIES,
@@ -126,10 +127,10 @@ async def _lookups(
     async def worker(items: list[SyntheticResident]) -> None:
         for r in items:
             t0 = time.perf_counter()
-            async with store.scoped(r.municipality_code) as tx:
-                person = await tx.find_person_by_my_number(r.my_number)
+            async with store.statements(r.municipality_code) as statements:
+                found = await statements.find_person(my_number=r.my_number)
             latencies.append(time.perf_counter() - t0)
-            if person is None or len(person.vaccinations) != len(r.doses):
+            if found is None or len(found.person.vaccinations) != len(r.doses):
                 raise RuntimeError("lookup returned the wrong record")
 
     # Warm-up: prepared statements, data keys, and the sample's pages in the caches.
@@ -163,7 +164,10 @@ async def _import_beside_copy(
 
 async def main(args: argparse.Namespace, server_url: str) -> None:
     url = await _fresh_database(server_url)
-    pool = await asyncpg.create_pool(url, min_size=args.concurrency, max_size=args.concurrency)
+    # the service's pool reset: no round trip on release
+    pool = await asyncpg.create_pool(
+        url, min_size=args.concurrency, max_size=args.concurrency, reset=pool_reset
+    )
     store = VrsStore(pool, master_key=os.urandom(32), lookup_key=os.urandom(32))
     t0 = time.perf_counter()
     residents = generate_residents(args.persons, municipalities=args.municipalities, seed=42)

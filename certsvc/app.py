@@ -35,18 +35,10 @@ from certsvc.openapi import docs_assets, documented_openapi
 from certsvc.resources import ChannelResources, Clock, RedisClient, Resources, system_clock
 from certsvc.settings import Settings, SettingsError, load_settings
 from certsvc.strict_body import StrictJsonBody
+from vrs_client import pool_reset
 
 _access = logging.getLogger("certsvc.access")
 _log = logging.getLogger("certsvc.app")
-
-
-async def _keep_session(conn: asyncpg.Connection) -> None:
-    """Pool release hook. The store closes every transaction and sets only transaction-local
-    settings, so asyncpg's default reset (a round trip per release) is replaced by a local
-    check: a connection still inside a transaction (a request cancelled mid-way) is rolled back
-    before anyone else gets it."""
-    if conn.is_in_transaction():
-        await conn.execute("ROLLBACK")
 
 
 async def open_pool(settings: Settings) -> asyncpg.Pool:
@@ -56,7 +48,7 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         settings.database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
-        reset=_keep_session,
+        reset=pool_reset,
         command_timeout=10,
     )
     return pool

@@ -9,10 +9,11 @@ channel and the actor — and returns `Issued` or a `Refused` value. The steps, 
   (2) rate limit per person (an HMAC of the My Number; the limiter lives in Redis)
   (3) the municipality exists and offers this channel
   (4) passport lines parsed (abroad, before any database work)
-  (5) in one transaction scoped to the municipality: the person by My Number (not found /
-      deceased), their doses (none), the passport bound to the holder or taken from the latest
-      issuance for use abroad, composition, signing, and the issuance + audit rows
-  (6) the certificate is returned only once that transaction has committed.
+  (5) in the municipality's partition, two statements (`VrsStore.statements`): the person by My
+      Number with their doses (not found / deceased / none) and, when it is needed, the latest
+      passport on record for use abroad; then — the passport bound to the holder, the
+      certificate composed and signed in between — the issuance + audit rows, in one statement
+  (6) the certificate is returned only once that statement has committed.
 
 Channels translate their wire formats into `IssueCommand`; they re-implement none of this.
 Refusals are values; real failures (a store that is down) are exceptions.
@@ -37,17 +38,18 @@ from certsvc.municipalities import MunicipalityDirectory
 from vrs_client import (
     AuditEvent,
     Channel,
+    FoundPerson,
     IssuanceKind,
     IssuanceOutcome,
     IssuanceRecord,
     IssuanceSignatures,
+    IssuanceStatements,
     Municipality,
     PassportItems,
     Person,
     PersonStatus,
     VoidOutcome,
     VrsStore,
-    VrsTransaction,
 )
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -486,11 +488,17 @@ def _shc_public_key(services: IssuanceServices, kid: str) -> ec.EllipticCurvePub
     raise KeyRotatedError("the SHC key is not in the JWKS")
 
 
-async def _find_person(tx: VrsTransaction, holder: _Holder) -> Person | None:
+async def _find_person(
+    statements: IssuanceStatements, holder: _Holder, *, abroad_passport_on: date | None = None
+) -> FoundPerson | None:
     if holder.my_number is not None:
-        return await tx.find_person_by_my_number(holder.my_number)
+        return await statements.find_person(
+            my_number=holder.my_number, abroad_passport_on=abroad_passport_on
+        )
     if holder.address_number is not None:
-        return await tx.find_person_by_address_number(holder.address_number)
+        return await statements.find_person(
+            address_number=holder.address_number, abroad_passport_on=abroad_passport_on
+        )
     return None
 
 
@@ -527,7 +535,7 @@ class _RollBack(Exception):  # noqa: N818 — control flow, never escapes this m
 
 
 async def _issue_in_partition(
-    tx: VrsTransaction,
+    statements: IssuanceStatements,
     *,
     command: IssueCommand,
     services: IssuanceServices,
@@ -537,9 +545,15 @@ async def _issue_in_partition(
     issued_at: datetime,
     today: date,
 ) -> Outcome:
-    person = await _find_person(tx, holder)
-    if person is None:
+    # The latest passport on record is read with the person only when it is what the
+    # certificate will carry (a kiosk's abroad issuance without a passport read now).
+    reuse_passport = command.kind == "abroad" and parsed is None
+    found = await _find_person(
+        statements, holder, abroad_passport_on=today if reuse_passport else None
+    )
+    if found is None:
         return Refused(code=RefusalCode.PERSON_NOT_FOUND)
+    person = found.person
     if person.status is PersonStatus.DECEASED:
         return Refused(code=RefusalCode.PERSON_DECEASED)
     if not person.vaccinations:
@@ -556,7 +570,7 @@ async def _issue_in_partition(
                 parsed, source.other_name if isinstance(source, MrzLines) else None
             )
         else:
-            items = await tx.latest_abroad_passport(person, today)
+            items = found.abroad_passport
             if items is None:
                 return Refused(code=RefusalCode.PASSPORT_NOT_ON_RECORD)
 
@@ -582,7 +596,7 @@ async def _issue_in_partition(
         # Kept for reprints: an HSM's signatures are randomized, so signing again would not
         # give the same bytes.
         signatures = kept_signatures(services, jws, seals)
-        outcome = await tx.record_issuance(
+        outcome = await statements.record_issuance(
             IssuanceRecord(
                 certificate_id=certificate_id,
                 person_id=person.id,
@@ -648,26 +662,20 @@ async def issue_certificates(
             return read
         parsed = read
 
-    # (5) one transaction in the municipality's partition; a refusal rolls it back
-    try:
-        async with services.store.scoped(municipality.code) as tx:
-            result = await _issue_in_partition(
-                tx,
-                command=command,
-                services=services,
-                holder=holder,
-                municipality=municipality,
-                parsed=parsed,
-                issued_at=issued_at,
-                today=today,
-            )
-            if isinstance(result, Refused):
-                raise _RollBack(result)
-    except _RollBack as rollback:
-        return rollback.refused
-
-    # (6) committed: only now is the certificate handed out
-    return result
+    # (5) two statements in the municipality's partition: the lookup, then — signed in
+    # between — the issuance with its audit event, written together or not at all; (6) an
+    # `Issued` comes back only once that write has committed
+    async with services.store.statements(municipality.code) as statements:
+        return await _issue_in_partition(
+            statements,
+            command=command,
+            services=services,
+            holder=holder,
+            municipality=municipality,
+            parsed=parsed,
+            issued_at=issued_at,
+            today=today,
+        )
 
 
 # --- preview and reprint (the kiosk's confirm-before-pay and print retries) -------------------
@@ -700,18 +708,15 @@ async def preview_issuance(
     if isinstance(admitted, Refused):
         return admitted
     holder, municipality = admitted
-    try:
-        async with services.store.scoped(municipality.code) as tx:
-            person = await _find_person(tx, holder)
-            if person is None:
-                raise _RollBack(Refused(code=RefusalCode.PERSON_NOT_FOUND))
-            if person.status is PersonStatus.DECEASED:
-                raise _RollBack(Refused(code=RefusalCode.PERSON_DECEASED))
-            if not person.vaccinations:
-                raise _RollBack(Refused(code=RefusalCode.NO_VACCINATIONS))
-            passport = await tx.latest_abroad_passport(person, today)
-    except _RollBack as rollback:
-        return rollback.refused
+    async with services.store.statements(municipality.code) as statements:
+        found = await _find_person(statements, holder, abroad_passport_on=today)
+    if found is None:
+        return Refused(code=RefusalCode.PERSON_NOT_FOUND)
+    person, passport = found.person, found.abroad_passport
+    if person.status is PersonStatus.DECEASED:
+        return Refused(code=RefusalCode.PERSON_DECEASED)
+    if not person.vaccinations:
+        return Refused(code=RefusalCode.NO_VACCINATIONS)
     return Preview(
         municipality=municipality,
         address_number=person.address_number,

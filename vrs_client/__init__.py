@@ -4,8 +4,10 @@ The only package that talks to PostgreSQL about vaccination data. Knows nothing 
 
 Every table holding personal data is partitioned per municipality by row-level security;
 `VrsStore.scoped(code)` opens the one kind of transaction the application uses (role
-`certsvc_app`, partition `code`). Personal fields are AES-256-GCM ciphertexts under a data key per
-municipality (wrapped by the master key); My Number is looked up by its HMAC under the lookup key.
+`certsvc_app`, partition `code`); `VrsStore.statements(code)` gives an issuance's lookup and write
+as two single-statement calls that enter the same scope themselves. Personal fields are
+AES-256-GCM ciphertexts under a data key per municipality (wrapped by the master key); My Number
+is looked up by its HMAC under the lookup key.
 """
 
 from vrs_client._audit import (
@@ -44,11 +46,14 @@ from vrs_client._keys import enter_scope, rotate_master_key
 from vrs_client._maintenance import EXPORT_COLUMNS, export_csv, purge
 from vrs_client._migrations import Migration, apply_migrations, list_migrations
 from vrs_client._store import (
+    FoundPerson,
+    IssuanceStatements,
     VrsStore,
     VrsTransaction,
     get_municipality,
     list_municipalities,
     list_revoked_rids,
+    pool_reset,
     scoped_transaction,
 )
 from vrs_client._types import (
@@ -91,6 +96,7 @@ __all__ = [
     "Channel",
     "DeleteOutcome",
     "FieldCipher",
+    "FoundPerson",
     "ImportResult",
     "ImportSummary",
     "Issuance",
@@ -98,6 +104,7 @@ __all__ = [
     "IssuanceOutcome",
     "IssuanceRecord",
     "IssuanceSignatures",
+    "IssuanceStatements",
     "KeyRing",
     "Migration",
     "Municipality",
@@ -137,6 +144,7 @@ __all__ = [
     "list_revoked_rids",
     "municipality_check_digit",
     "my_number_check_digit",
+    "pool_reset",
     "purge",
     "record_audit_event",
     "record_service_audit_event",

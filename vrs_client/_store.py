@@ -1,7 +1,12 @@
-"""The store: public reference data, and the municipality-scoped transaction of the hot path.
+"""The store: public reference data, the municipality-scoped transaction, and the two statements
+of an issuance.
 
-Round trips of one issuance: BEGIN, scope (role + partition in one SELECT), person with doses (one
-query), issuance + audit event (one statement), COMMIT. Data keys are unwrapped once per process.
+Round trips of one issuance (`VrsStore.statements`): the person with their doses (and, when asked,
+the latest passport on record) in one call, and the issuance with its audit event in another, each
+a SQL function that enters the municipality's scope itself (migration 0007) and runs as its own
+implicit transaction: no BEGIN, no COMMIT, no separate scope statement. Everything else uses
+`VrsStore.scoped`: BEGIN, scope (role + partition in one SELECT), its statements, COMMIT. Data keys
+are unwrapped once per process.
 """
 
 from __future__ import annotations
@@ -9,10 +14,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 import msgspec
+from asyncpg.pool import PoolConnectionProxy
 
 from vrs_client._checks import is_valid_municipality_code
 from vrs_client._conn import Conn, fetch_one
@@ -40,6 +46,9 @@ from vrs_client._types import (
     Vaccination,
     VoidOutcome,
 )
+
+#: A connection borrowed from the pool (what `IssuanceStatements` holds).
+Pooled: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 _passport_encoder = msgspec.msgpack.Encoder()
 _passport_decoder = msgspec.msgpack.Decoder(PassportItems)
@@ -407,11 +416,7 @@ class VrsTransaction:
             *audit_args,
             signatures,
         )
-        if row is None or row[0] == 0:
-            return IssuanceOutcome.PERSON_NOT_FOUND
-        if row[1] == 0:
-            return IssuanceOutcome.CERTIFICATE_ID_TAKEN
-        return IssuanceOutcome.RECORDED
+        return _outcome(row)
 
     async def get_issuance(self, certificate_id: str) -> Issuance | None:
         row = await self.connection.fetchrow(_q_get_issuance, certificate_id)
@@ -471,6 +476,125 @@ class VrsTransaction:
         await self.connection.execute(
             _q_record_audit_event, *_audit_args(self.municipality_code, event), event.detail
         )
+
+
+# The two statements of an issuance (functions of migration 0007: each enters the scope itself).
+_q_issuance_lookup = "SELECT * FROM vrs_issuance_lookup($1, $2, $3, $4)"
+_q_record_issuance_call = """
+SELECT * FROM vrs_record_issuance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                  $16, $17, $18, $19, $20, $21, $22, $23)
+"""
+
+
+class FoundPerson(msgspec.Struct, frozen=True, kw_only=True):
+    """What the lookup of an issuance found: the person with their doses and, when asked for,
+    the passport items of their latest issuance for use abroad (None when there is none, or that
+    passport has expired)."""
+
+    person: Person
+    abroad_passport: PassportItems | None
+
+
+def _outcome(row: asyncpg.Record | None) -> IssuanceOutcome:
+    if row is None or row[0] == 0:
+        return IssuanceOutcome.PERSON_NOT_FOUND
+    if row[1] == 0:
+        return IssuanceOutcome.CERTIFICATE_ID_TAKEN
+    return IssuanceOutcome.RECORDED
+
+
+class IssuanceStatements:
+    """An issuance's two round trips in one municipality (see `VrsStore.statements`): `find_person`
+    then `record_issuance`, each one statement in its own transaction, on one pooled connection
+    held for the `async with`."""
+
+    def __init__(self, store: VrsStore, conn: Pooled, cipher: FieldCipher, code: str) -> None:
+        self._store = store
+        self._conn = conn
+        self._cipher = cipher
+        self.municipality_code = code
+
+    async def find_person(
+        self,
+        *,
+        my_number: str | None = None,
+        address_number: str | None = None,
+        abroad_passport_on: date | None = None,
+    ) -> FoundPerson | None:
+        """The person with this My Number (or, without one, this address number) in this
+        municipality, with their doses; with `abroad_passport_on`, also the passport items of
+        their latest issuance for use abroad if that passport is still valid on that day
+        (DESIGN §1.2 step 6). A read: retried once on a fresh connection when PostgreSQL is
+        unavailable (see `VrsStore`)."""
+        if (my_number is None) == (address_number is None):
+            raise ValueError("give exactly one of my_number and address_number")
+        digest = None if my_number is None else self._store.keys.my_number_hmac(my_number)
+        args = (self.municipality_code, digest, address_number, abroad_passport_on is not None)
+        row: asyncpg.Record | None = None
+        for attempt in range(2):
+            try:
+                row = await self._conn.fetchrow(_q_issuance_lookup, *args)
+                break
+            except Exception as exc:
+                if not await self._store._retryable(exc, attempt):
+                    raise
+                self._conn = await self._store._replace_connection(self._conn)
+        if row is None:
+            return None
+        person = decode_person(self._cipher, row)
+        passport: PassportItems | None = None
+        if abroad_passport_on is not None and row[13] is not None:
+            items = _open_passport(self._cipher, row[12], row[13])
+            passport = None if items.expiry_date < abroad_passport_on else items
+        return FoundPerson(person=person, abroad_passport=passport)
+
+    async def record_issuance(
+        self, record: IssuanceRecord, *, audit: AuditEvent | None = None
+    ) -> IssuanceOutcome:
+        """Write the issuance, and `audit` with it in the same statement when given. Never
+        retried: the statement may have reached the server."""
+        cipher = self._cipher
+        passport = (
+            None
+            if record.passport is None
+            else _seal_passport(cipher, record.certificate_id, record.passport)
+        )
+        signatures = (
+            None
+            if record.signatures is None
+            else _seal_signatures(cipher, record.certificate_id, record.signatures)
+        )
+        audit_args: tuple[Any, ...] = (
+            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 10
+        )
+        row = await self._conn.fetchrow(
+            _q_record_issuance_call,
+            record.certificate_id,
+            self.municipality_code,
+            record.person_id,
+            record.issued_at,
+            record.channel.value,
+            record.kind.value,
+            record.rid,
+            record.kid,
+            record.records_digest,
+            passport,
+            record.copies,
+            record.fee_yen,
+            signatures,
+            *audit_args,
+        )
+        return _outcome(row)
+
+
+async def pool_reset(conn: asyncpg.Connection) -> None:
+    """The `reset` hook for the asyncpg pool of a `VrsStore` (`asyncpg.create_pool(...,
+    reset=pool_reset)`). The store closes every transaction it opens and sets only
+    transaction-local settings, so asyncpg's default reset (a round trip per release) is replaced
+    by a local check: a connection still inside a transaction (a request cancelled mid-way) is
+    rolled back before anyone else gets it."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 #: How long a caller waits for a pooled connection (or for a new one to be made) before the
@@ -609,6 +733,47 @@ class VrsStore:
         with translate_driver_errors():
             async with contextlib.AsyncExitStack() as stack:
                 yield await self._open_scoped(stack, municipality_code)
+
+    async def _acquire(self) -> Pooled:
+        conn: Pooled = await self._pool.acquire(timeout=self._acquire_timeout_s)
+        return conn
+
+    async def _replace_connection(self, conn: Pooled) -> Pooled:
+        """Give back a connection that failed (the pool closes or resets it) and take another."""
+        with contextlib.suppress(Exception):
+            await self._pool.release(conn)
+        return await self._acquire()
+
+    async def _cipher(self, municipality_code: str) -> FieldCipher:
+        cipher = self.keys.cached(municipality_code)
+        if cipher is None:  # once per process and municipality
+            async with self.scoped(municipality_code) as tx:
+                cipher = await tx.cipher()
+        return cipher
+
+    @contextlib.asynccontextmanager
+    async def statements(self, municipality_code: str) -> AsyncIterator[IssuanceStatements]:
+        """The two statements of an issuance in one municipality, on one pooled connection: the
+        lookup and the write are each one round trip and their own transaction (migration 0007
+        says why that is enough). Acquiring is retried once like any read (see the class); the
+        data key is unwrapped on first use in the process."""
+        check_municipality_code(municipality_code)
+        with translate_driver_errors():
+            cipher = await self._cipher(municipality_code)
+            try:
+                conn = await self._acquire()
+            except Exception as exc:
+                if not await self._retryable(exc, 0):
+                    raise
+                conn = await self._acquire()
+            statements = IssuanceStatements(self, conn, cipher, municipality_code)
+            try:
+                yield statements
+            finally:
+                # A release that fails (its reset timed out, the connection broke) has the pool
+                # close that connection; it must not turn a committed issuance into an error.
+                with contextlib.suppress(Exception):
+                    await self._pool.release(statements._conn)
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:

@@ -110,6 +110,7 @@ __all__ = [
     "Voided",
     "api_doc",
     "card_evidence",
+    "certificate_pdf",
     "certificate_status",
     "channel_offered",
     "configure_logging",
@@ -157,7 +158,10 @@ def decode_strict(decoder: msgspec.json.Decoder[_T], body: bytes) -> _T:
 _RENDERER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="certsvc-pdf")
 
 
-def _render(issued: Issued, sample: bool | None) -> bytes:
+def certificate_pdf(issued: Issued, *, sample: bool | None = None) -> bytes:
+    """`render_pdf` on the calling thread: for a process whose only heavy work is the PDF (the
+    kiosk adapter), where a rendering thread would cost more in handing the GIL back and forth
+    than it saves. Holds personal data: send it, never store or log it."""
     return render_certificate_pdf(
         issued.certificate,
         shc_qr_texts=[signing.shc_qr_text(j) for j in issued.shc_jws],
@@ -172,7 +176,9 @@ async def render_pdf(issued: Issued, *, sample: bool | None = None) -> bytes:
     `sample`: mark it 見本 / SAMPLE; by default when its issuer is a reserved example name, as
     every demo and test deployment's is."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_RENDERER, functools.partial(_render, issued, sample))
+    return await loop.run_in_executor(
+        _RENDERER, functools.partial(certificate_pdf, issued, sample=sample)
+    )
 
 
 def mtls_listener(

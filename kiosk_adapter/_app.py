@@ -45,6 +45,7 @@ from certsvc.channel import (
     Voided,
     api_doc,
     card_evidence,
+    certificate_pdf,
     channel_offered,
     create_channel_app,
     decode_strict,
@@ -55,7 +56,6 @@ from certsvc.channel import (
     preview_issuance,
     record_audit,
     refusal_problem,
-    render_pdf,
     reprint_certificate,
     system_clock,
     void_certificate,
@@ -141,8 +141,34 @@ def _kiosk(state: AppState) -> KioskContext:
 
 async def _admit(kiosk: KioskContext, now: datetime, session_id: str | None = None) -> None:
     """The traffic limits (kiosk_adapter._limits), before anything else of a call."""
+    outcome = await kiosk.limits.admit(session_id=session_id, now=now.timestamp())
+    record = None
+    if outcome is Admission.SESSION_OVER_STEPS:
+        record = await kiosk.sessions.get(session_id or "")
+    _refuse_unless_admitted(kiosk, outcome, now, record)
+
+
+async def _admit_step(kiosk: KioskContext, now: datetime, session_id: str) -> SessionRecord | None:
+    """`_admit` for a step of `session_id`, and the session's record as it is now (unchecked:
+    `_checked` after the body was decoded). On a single Redis both come in one round trip."""
+    sessions = kiosk.sessions
+    if sessions.well_formed(session_id):
+        both = await kiosk.limits.admit_step(
+            session_id=session_id, record_key=sessions.redis_key(session_id), now=now.timestamp()
+        )
+        if both is not None:
+            outcome, raw = both
+            record = sessions.decode(raw)
+            _refuse_unless_admitted(kiosk, outcome, now, record)
+            return record
+    await _admit(kiosk, now, session_id)
+    return await sessions.get(session_id)
+
+
+def _refuse_unless_admitted(
+    kiosk: KioskContext, outcome: Admission, now: datetime, record: SessionRecord | None
+) -> None:
     ts = now.timestamp()
-    outcome = await kiosk.limits.admit(session_id=session_id, now=ts)
     match outcome:
         case Admission.ADMITTED:
             return
@@ -152,7 +178,6 @@ async def _admit(kiosk: KioskContext, now: datetime, session_id: str | None = No
                 headers={"Retry-After": str(kiosk.limits.center_retry_after(ts))},
             )
         case Admission.SESSION_OVER_STEPS:
-            record = await kiosk.sessions.get(session_id or "")
             left = int(record.expires_at - ts) if record is not None else 1
             raise kiosk_problem(
                 "KIOSK_SESSION_STEP_LIMIT", headers={"Retry-After": str(max(1, left))}
@@ -193,7 +218,11 @@ async def _kiosk_municipality(kiosk: KioskContext, code: str, now: datetime) -> 
 
 
 async def _session(kiosk: KioskContext, session_id: str, now: datetime) -> SessionRecord:
-    record = await kiosk.sessions.get(session_id)
+    return _checked(await kiosk.sessions.get(session_id), now)
+
+
+def _checked(record: SessionRecord | None, now: datetime) -> SessionRecord:
+    """The session `record`, if there is one that takes calls at `now`."""
     if record is None:
         raise kiosk_problem("KIOSK_SESSION_UNKNOWN")
     if record.state in (State.COMPLETED, State.VOIDED):
@@ -315,9 +344,9 @@ async def preview(
 ) -> Response[wire.PreviewOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    await _admit(kiosk, now, session_id)
+    current = await _admit_step(kiosk, now, session_id)
     payload = decode_strict(_decode_preview, body)
-    record = await _session(kiosk, session_id, now)
+    record = _checked(current, now)
     if record.state is not State.STARTED:
         raise _out_of_order(record)
     _claims(kiosk, session_id, payload.token, "started")
@@ -400,7 +429,10 @@ async def preview(
 async def _print_data(
     session_id: str, issued: Issued, *, copies: int, fee: int, status: int
 ) -> Response[wire.ConfirmOut]:
-    pdf = base64.b64encode(await render_pdf(issued)).decode("ascii")
+    # On the event loop, not the face's rendering thread: the PDF is the adapter's only heavy
+    # work, and two threads trading the GIL at every zlib and TLS call cost ≈ 3 ms more CPU per
+    # session than the thread saved (`python -m bench.bench_kiosk`).
+    pdf = base64.b64encode(certificate_pdf(issued)).decode("ascii")
     # Every copy is the same certificate: the same ID and the same bytes.
     return _no_store(
         wire.ConfirmOut(
@@ -433,9 +465,9 @@ async def confirm(
 ) -> Response[wire.ConfirmOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    await _admit(kiosk, now, session_id)
+    current = await _admit_step(kiosk, now, session_id)
     payload = decode_strict(_decode_confirm, body)
-    record = await _session(kiosk, session_id, now)
+    record = _checked(current, now)
     if record.state not in (State.PREVIEWED, State.ISSUED):
         raise _out_of_order(record)
     claims = _claims(kiosk, session_id, payload.token, "previewed")
@@ -517,11 +549,11 @@ async def print_result(
 ) -> Response[wire.PrintResultOut]:
     kiosk = _kiosk(state)
     now = kiosk.clock()
-    await _admit(kiosk, now, session_id)
+    current = await _admit_step(kiosk, now, session_id)
     payload = decode_strict(_decode_print, body)
     if payload.outcome == "failed" and payload.reason is None:
         raise Problem("MALFORMED_REQUEST", detail="a failed print needs a reason")
-    record = await _session(kiosk, session_id, now)
+    record = _checked(current, now)
     if record.state is not State.ISSUED:
         raise _out_of_order(record)
     claims = _claims(kiosk, session_id, payload.token, "previewed")

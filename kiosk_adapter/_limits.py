@@ -11,8 +11,10 @@ per-address limit means nothing here. Three limits apply instead:
   `CERTSVC_RATE_PERSON_PER_HOUR`).
 
 One Redis round trip per request: the script counts the center's window and, only when the
-center admits the request, the session's steps. Keys are an HMAC of the session id (never the id
-itself) and expire with their window or their session.
+center admits the request, the session's steps. On a single Redis the same round trip also
+reads the session's record for the step (`admit_step`); under Redis Cluster the record lives in
+another slot, so it is read after the admission. Keys are an HMAC of the session id (never the
+id itself) and expire with their window or their session.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import hmac
 import math
 from enum import Enum
+from typing import Any
 
 import redis.asyncio as redis_asyncio
 
@@ -47,6 +50,15 @@ return 0
 """
 
 
+# The same, and KEYS[3] (the session's record, another slot under Redis Cluster: single Redis
+# only) read in the same round trip. Returns {outcome, the record or false}.
+_ADMIT_AND_GET = (
+    "local function admit()\n"
+    + _ADMIT.strip()
+    + "\nend\nlocal outcome = admit()\nreturn {outcome, redis.call('GET', KEYS[3])}\n"
+)
+
+
 class Admission(Enum):
     ADMITTED = 0
     CENTER_OVER_CEILING = 1
@@ -66,29 +78,48 @@ class TrafficLimits:
         self.center_max_rps = center_max_rps
         self.session_max_steps = session_max_steps
         self._admit = redis.register_script(_ADMIT)
+        self._admit_and_get = (
+            None
+            if isinstance(redis, redis_asyncio.RedisCluster)
+            else redis.register_script(_ADMIT_AND_GET)
+        )
 
     def _session_key(self, session_id: str) -> str:
         mac = hmac.new(self._key, b"kiosk-steps:" + session_id.encode(), hashlib.sha256)
         return _TAG + "st:" + mac.hexdigest()[:40]
 
-    async def admit(self, *, session_id: str | None, now: float) -> Admission:
-        """Count one request of the center (and one step of `session_id`)."""
+    def _keys_args(self, session_id: str | None, now: float) -> tuple[list[str], list[Any]]:
         window = int(now // CENTER_WINDOW_S)
         keys = [
             f"{_TAG}c:{window}",
             self._session_key(session_id) if session_id else _TAG + "st:none",
         ]
-        outcome = await self._admit(
-            keys=keys,
-            args=[
-                self.center_max_rps,
-                CENTER_WINDOW_S + 1,
-                self.session_max_steps,
-                int(SESSION_TTL.total_seconds()) + 60,
-                "1" if session_id else "0",
-            ],
-        )
+        args: list[Any] = [
+            self.center_max_rps,
+            CENTER_WINDOW_S + 1,
+            self.session_max_steps,
+            int(SESSION_TTL.total_seconds()) + 60,
+            "1" if session_id else "0",
+        ]
+        return keys, args
+
+    async def admit(self, *, session_id: str | None, now: float) -> Admission:
+        """Count one request of the center (and one step of `session_id`)."""
+        keys, args = self._keys_args(session_id, now)
+        outcome = await self._admit(keys=keys, args=args)
         return Admission(int(outcome))
+
+    async def admit_step(
+        self, *, session_id: str, record_key: str, now: float
+    ) -> tuple[Admission, bytes | None] | None:
+        """`admit` for a step of `session_id`, and the value under `record_key` (the session's
+        record) read in the same round trip; None under Redis Cluster, where the record is in
+        another slot: call `admit` and read it then."""
+        if self._admit_and_get is None:
+            return None
+        keys, args = self._keys_args(session_id, now)
+        outcome, raw = await self._admit_and_get(keys=[*keys, record_key], args=args)
+        return Admission(int(outcome)), raw if isinstance(raw, bytes) else None
 
     @staticmethod
     def center_retry_after(now: float) -> int:

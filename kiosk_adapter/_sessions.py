@@ -82,13 +82,20 @@ class SessionStore:
         )
         return record
 
+    @staticmethod
+    def well_formed(session_id: str) -> bool:
+        """Whether `session_id` can name a session at all (others are unknown unread)."""
+        return 0 < len(session_id) <= 64
+
+    @staticmethod
+    def decode(raw: bytes | str | None) -> SessionRecord | None:
+        """A record as `get` returns it, from the value read under `redis_key`."""
+        return None if raw is None else _decode_record.decode(raw)
+
     async def get(self, session_id: str) -> SessionRecord | None:
-        if not session_id or len(session_id) > 64:
+        if not self.well_formed(session_id):
             return None
-        raw = await self._redis.get(self.redis_key(session_id))
-        if raw is None:
-            return None
-        return _decode_record.decode(raw)
+        return self.decode(await self._redis.get(self.redis_key(session_id)))
 
     async def swap(self, session_id: str, old: SessionRecord, new: SessionRecord) -> bool:
         """Replace `old` by `new` if nobody changed it meanwhile."""

@@ -35,7 +35,8 @@ from bench._deployment import bench_env, bench_residents, cards_for, load_reside
 from certsvc.app import create_app
 from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
-from certsvc.server import free_port
+from certsvc.metrics import MULTIPROC_ENV
+from certsvc.server import edge_options, free_port
 from certsvc.settings import load_settings
 from certsvc.synthetic import card_json, create_world
 
@@ -162,6 +163,17 @@ def _wrk(
 def _serve(
     target: str, port: int, workers: int, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
+    """`target` in `workers` uvicorn workers with the options of `certsvc serve` (run_workers):
+    our HTTP protocol with its head limits and concurrency limit (certsvc.http_protocol), no
+    Server header, and with several workers the metrics in prometheus_client's multiprocess
+    files, as `serve` sets them up. The echo server gets the same options."""
+    settings = load_settings(env, mode="demo")
+    edges = edge_options(settings.http_concurrency_limit)
+    server_env = dict(env)
+    if workers > 1:
+        metrics_dir = log.with_name(log.stem + "-metrics")
+        metrics_dir.mkdir(exist_ok=True)
+        server_env[MULTIPROC_ENV] = str(metrics_dir)
     proc = subprocess.Popen(  # noqa: S603
         [
             sys.executable,
@@ -178,12 +190,15 @@ def _serve(
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-server-header",
             "--loop",
             "uvloop",
             "--http",
-            "httptools",
+            edges["http"],
+            "--limit-concurrency",
+            str(edges["limit_concurrency"]),
         ],
-        env=env,
+        env=server_env,
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.DEVNULL,
         stderr=log.open("ab"),
@@ -211,6 +226,9 @@ def main() -> None:
         type=Path,
         help="record the issuance run with py-spy (pip install py-spy) into this file "
         "(collapsed stacks; use --workers 1)",
+    )
+    parser.add_argument(
+        "--profile-rate", type=int, default=250, help="py-spy samples per second (--profile)"
     )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -271,6 +289,8 @@ def main() -> None:
                         "--subprocesses",
                         "--duration",
                         str(args.seconds),
+                        "--rate",
+                        str(args.profile_rate),
                         "--format",
                         "raw",
                         "--output",
@@ -317,8 +337,10 @@ def main() -> None:
     shutil.rmtree(root, ignore_errors=True)
 
     print(
-        f"uvicorn (uvloop, httptools), {args.workers} workers, wrk {args.connections} "
-        f"connections, {args.seconds} s each, load generator on the same 2 cores"
+        f"uvicorn (uvloop, certsvc's guarded httptools protocol, concurrency limit, "
+        f"{'multiprocess metrics' if args.workers > 1 else 'in-memory metrics'}), "
+        f"{args.workers} workers, wrk {args.connections} connections, {args.seconds} s each, "
+        "load generator on the same 2 cores"
     )
     print(
         f"  issuances (domestic)  {issue['rps']:8.0f} /s   p50 {issue['p50_ms']:6.1f} ms   "

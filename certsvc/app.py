@@ -122,6 +122,11 @@ def open_redis_cluster(url: str) -> RedisCluster:
     )
 
 
+_REQUEST_ID = b"x-request-id"
+_CACHE_CONTROL = b"cache-control"
+_NO_STORE = (_CACHE_CONTROL, b"no-store")
+
+
 class CertsvcApp(Litestar):
     """Litestar with the request context around everything, router misses (404/405) included:
     Litestar's own middleware runs only once a route has matched. A request whose client hung up
@@ -150,11 +155,12 @@ class CertsvcApp(Litestar):
             nonlocal status, answered
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                headers.append((b"x-request-id", request_id.encode()))
-                if b"cache-control" not in names:
-                    headers.append((b"cache-control", b"no-store"))
+                # A copy: an answer's header list may be built once and shared.
+                headers = list(message.get("headers", ()))
+                stored = any(name.lower() == _CACHE_CONTROL for name, _ in headers)
+                headers.append((_REQUEST_ID, request_id.encode()))
+                if not stored:
+                    headers.append(_NO_STORE)
                 message["headers"] = headers
             elif not message.get("more_body", False):
                 answered = True
@@ -172,7 +178,9 @@ class CertsvcApp(Litestar):
             resources = getattr(self.state, "resources", None)
             if resources is not None:
                 metrics.observe_pool(resources.pool)
-            if gone:
+            if not _access.isEnabledFor(logging.INFO):
+                pass  # the access log is off: no record is built
+            elif gone:
                 _access.info(
                     "client disconnected",
                     extra={

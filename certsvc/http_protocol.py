@@ -114,6 +114,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._concurrency_limit = self.limit_concurrency
         self.limit_concurrency = None
         self._in_head = True
+        self._head_begun = False  # a request's first bytes parsed, its head not complete yet
         self._head_raw = 0  # bytes received while the head was incomplete
         self._head_size = 0  # request line + fields, as parsed
         self._head_fields = 0
@@ -178,13 +179,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # Bytes of a head still incomplete are all head: llhttp would buffer them without end.
         if self._in_head and not self._refused and self._head_raw > self.head_max_bytes:
             self._refuse("HEADERS_TOO_LARGE")
+        # The head timer runs only for a head these bytes left incomplete: a head that came
+        # whole (nearly every request) neither arms nor cancels one.
+        if self._head_begun and not self._refused:
+            self._arm_head_timer()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._head_begun = True
         self._head_size = 0
         self._head_fields = 0
-        self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
         if self._refused:
@@ -206,6 +211,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._in_head = False
+        self._head_begun = False
         self._head_raw = 0
         self._disarm_head_timer()
         limit = self._concurrency_limit

@@ -64,24 +64,43 @@ POOL_MAX = Gauge(
 UNMATCHED = "unmatched"
 
 
+#: Label children already looked up, by their labels: `labels(...)` takes a lock and builds a
+#: key on every call, a dictionary hit does not. Bounded: past it, children are looked up again.
+_CHILDREN_MAX = 512
+_request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_POOL_OPEN = POOL_CONNECTIONS.labels("open")
+_POOL_IDLE = POOL_CONNECTIONS.labels("idle")
+_pool_seen: list[tuple[int, int, int]] = []
+
+
 def observe_request(*, scope: Any, status: int, seconds: float) -> None:
     """Count one answered request. The route is the template Litestar matched, else
     `unmatched`."""
     route = scope.get("path_template") or UNMATCHED
     method = str(scope.get("method") or "")
-    REQUESTS.labels(route, method, str(status)).inc()
-    LATENCY.labels(route, method).observe(seconds)
+    key = (route, method, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = (REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method))
+        if len(_request_children) < _CHILDREN_MAX:
+            _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def observe_pool(pool: Any) -> None:
-    """The pool's sizes now (called after each request: cheap, no I/O)."""
+    """The pool's sizes now (called after each request: cheap, no I/O; the gauges are written
+    only when a size changed)."""
     try:
-        size, idle, max_size = pool.get_size(), pool.get_idle_size(), pool.get_max_size()
+        sizes = (pool.get_size(), pool.get_idle_size(), pool.get_max_size())
     except (AttributeError, RuntimeError):  # a pool closing or not an asyncpg pool
         return
-    POOL_CONNECTIONS.labels("open").set(size)
-    POOL_CONNECTIONS.labels("idle").set(idle)
-    POOL_MAX.set(max_size)
+    if _pool_seen and _pool_seen[0] == sizes:
+        return
+    _POOL_OPEN.set(sizes[0])
+    _POOL_IDLE.set(sizes[1])
+    POOL_MAX.set(sizes[2])
+    _pool_seen[:] = [sizes]
 
 
 def count_problem(code: str, status: int) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from certsvc.errors import Problem
 
@@ -127,6 +128,9 @@ class StrictJsonBody:
             if not is_json_media_type(content_type):
                 raise Problem("UNSUPPORTED_MEDIA_TYPE")
             check_json(body)
+        # The body read once: Litestar's `Request.body()` (and `RawBody`) answer it from the
+        # scope without reading the stream again; an app reading `receive` gets it replayed.
+        ScopeState.from_scope(scope).body = body
 
         replayed = False
 

@@ -277,6 +277,26 @@ def _rsa_verify(key: rsa.RSAPublicKey, signature: bytes, data: bytes) -> bool:
     return True
 
 
+# EF0004 is the J-LIS signing key's certificate: every card that key signed carries the same
+# bytes, so its signature by the anchor is verified once and remembered (successes only, by the
+# exact EF0004 bytes and the anchor key object: another key, or a trust store loaded anew, is
+# verified again). The anchor's hierarchy and window and the signer's revocation are still
+# checked on every call. Bounded: a full memory is emptied.
+_VERIFIED_CVC_MAX = 64
+_verified_cvcs: dict[bytes, rsa.RSAPublicKey] = {}
+
+
+def _cvc_signature_valid(anchor: TrustAnchor, cvc: _Cvc, ef0004: bytes) -> bool:
+    if _verified_cvcs.get(ef0004) is anchor.public_key:
+        return True
+    if not _rsa_verify(anchor.public_key, cvc.signature, cvc.body):
+        return False
+    if len(_verified_cvcs) >= _VERIFIED_CVC_MAX:
+        _verified_cvcs.clear()
+    _verified_cvcs[bytes(ef0004)] = anchor.public_key
+    return True
+
+
 def _public_key(modulus: bytes) -> rsa.RSAPublicKey:
     try:
         return rsa.RSAPublicNumbers(65537, int.from_bytes(modulus, "big")).public_key()
@@ -333,7 +353,7 @@ def verify_card(
         )
 
     # (2) The EF0004 signature by the anchor; the signer (subject) key not revoked.
-    if not _rsa_verify(anchor.public_key, cvc.signature, cvc.body):
+    if not _cvc_signature_valid(anchor, cvc, evidence.ef0004):
         raise CardVerificationError(
             "CARD_CERTIFICATE_SIGNATURE_INVALID", "EF0004 signature does not verify"
         )

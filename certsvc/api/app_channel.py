@@ -222,7 +222,7 @@ async def _check_attestation(
 
 
 def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
-    accept = request.headers.get("accept", "")
+    accept = wire.first_header(request.scope, b"accept")
     return SHC_MEDIA_TYPE in accept
 
 
@@ -247,10 +247,10 @@ def _wants_shc_file(request: Request[Any, Any, Any]) -> bool:
         ],
     ),
 )
-async def create_certificates(
-    request: Request[Any, Any, Any], state: State, body: RawBody
-) -> Response[Any]:
-    resources = _resources(state)
+async def create_certificates(request: Request[Any, Any, Any]) -> Response[Any]:
+    # The request only: each further parameter is per-request work of Litestar's injection.
+    resources = _resources(request.app.state)
+    body = await request.body()  # read and checked once by certsvc.strict_body
     settings = resources.settings
 
     # Strict decoding: msgspec's messages name the path and the expected type, not the value.
@@ -306,16 +306,11 @@ async def create_certificates(
         case _:
             assert_never(outcome)
 
-    headers = {"Cache-Control": "no-store"}
     if _wants_shc_file(request):
-        return Response(
-            signing.shc_file(list(outcome.shc_jws)),
-            status_code=201,
-            media_type=SHC_MEDIA_TYPE,
-            headers=headers,
-        )
+        shc_file = signing.shc_file(list(outcome.shc_jws))
+        return wire.ReadyAnswer(shc_file, status_code=201, media_type=SHC_MEDIA_TYPE)
     body_out = wire.CertificatesOut(certificates=[wire.certificate_out(outcome)])
-    return Response(body_out, status_code=201, headers=headers)
+    return wire.ReadyAnswer(wire.encode_json(body_out), status_code=201)
 
 
 def routes() -> list[HTTPRouteHandler]:

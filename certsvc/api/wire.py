@@ -1,17 +1,103 @@
-"""Bodies of the app and public APIs (contracts §1–2), and the decoding of binary fields."""
+"""Bodies of the app and public APIs (contracts §1–2), the decoding of binary fields, and the
+answer of the hot route encoded up front (`ReadyAnswer`)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import msgspec
+from litestar import Response
+from litestar.serialization import default_serializer
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 import signing
 from certsvc.errors import Problem
 from certsvc.issuance import Issued
+
+JSON_MEDIA_TYPE = "application/json"
+NO_STORE = (b"cache-control", b"no-store")
+
+#: The encoder Litestar would use for a returned Struct (its default serializer for the types
+#: msgspec does not know), so a `ReadyAnswer` body is byte for byte what Litestar would send.
+_encoder = msgspec.json.Encoder(enc_hook=default_serializer)
+
+
+def encode_json(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+class _Sent:
+    """The ASGI app of an answer whose status, header list and body exist: two messages."""
+
+    __slots__ = ("_body", "_start")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self._start = {"type": "http.response.start", "status": status, "headers": headers}
+        self._body = {"type": "http.response.body", "body": body, "more_body": False}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(self._start)  # type: ignore[arg-type]
+        await send(self._body)  # type: ignore[arg-type]
+
+
+class ReadyAnswer(Response[bytes]):
+    """An answer whose body is already encoded (`encode_json`): Litestar sends it as it is, with
+    its header list built once here, instead of looking up a serializer, merging header mappings
+    and encoding them per request. When the route's layers add headers, cookies or a background
+    task, or the request is a HEAD, Litestar's own path builds it (same bytes)."""
+
+    __slots__ = ("_raw_headers",)
+
+    def __init__(
+        self,
+        body: bytes,
+        *,
+        status_code: int,
+        media_type: str = JSON_MEDIA_TYPE,
+        headers: Sequence[tuple[bytes, bytes]] = (NO_STORE,),
+    ) -> None:
+        # Response's own attributes, as its __init__ would set them for these arguments (its
+        # generic Mapping checks cost more than the rest of this answer).
+        self.content = body
+        self.background = None
+        self.cookies = []
+        self.encoding = "utf-8"
+        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+        self.media_type = media_type
+        self.status_code = status_code
+        self.response_type_encoders = {}
+        self._raw_headers = [
+            (b"content-type", media_type.encode("latin-1")),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ]
+
+    def to_asgi_response(  # type: ignore[override]
+        self,
+        app: Any = None,
+        request: Any = None,
+        *,
+        background: Any = None,
+        cookies: Any = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        **others: Any,
+    ) -> ASGIApp:
+        if background is not None or cookies or headers or is_head_response or self.cookies:
+            return super().to_asgi_response(
+                app,
+                request,
+                background=background,
+                cookies=cookies,
+                headers=headers,
+                is_head_response=is_head_response,
+                **others,
+            )
+        return _Sent(self.status_code or 200, self._raw_headers, self.content)
 
 
 class CardFiles(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -45,6 +131,15 @@ def decode_base64_field(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise Problem("BASE64_INVALID") from None
+
+
+def first_header(scope: Scope, name: bytes) -> str:
+    """The first value of the header `name` (lower case, as ASGI gives names), else `""`: read
+    from the scope, without building Litestar's header mapping."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 class ChallengeOut(msgspec.Struct, frozen=True, kw_only=True):

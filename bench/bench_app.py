@@ -32,6 +32,7 @@ import msgspec
 from litestar import Litestar, post
 
 from bench._deployment import bench_env, bench_residents, cards_for, load_residents, tree_cpu
+from bench._primitives import describe, issuance_primitives
 from certsvc.app import create_app
 from certsvc.embedded import EmbeddedStores
 from certsvc.logs import configure_logging
@@ -334,6 +335,8 @@ def main() -> None:
             for line in access_log.open(encoding="utf-8", errors="replace")
             if "certsvc.access" in line
         )
+        # The primitives under an issuance, on this process's core once the servers are gone.
+        primitives = issuance_primitives(world, cards[0])
     shutil.rmtree(root, ignore_errors=True)
 
     print(
@@ -358,6 +361,9 @@ def main() -> None:
         + "   ".join(f"{k} {v:.2f} ms" for k, v in parts.items())
         + f"   total {sum(parts.values()):.2f} ms of the machine's 2 cores"
     )
+    service = parts["api"] + parts["postgres"] + parts["redis"]
+    print(f"  the service's own (api + postgres + redis, not wrk): {service:.2f} ms per issuance")
+    print(f"  beside its primitives (in process, one core, ms): {describe(primitives)}")
     print(
         f"  as production: municipality cache on, access log at INFO ({logged} lines written); "
         "CPU of this run's own API, PostgreSQL and Redis processes only"

@@ -190,26 +190,16 @@ def decode_person(cipher: FieldCipher, row: asyncpg.Record) -> Person:
 
 # --- issuances --------------------------------------------------------------------------------
 
-# The issuance and its audit event in one statement (one round trip); no audit row when the
-# issuance was not written. $13 NULL: no audit event. $23: the kept signatures (ciphertext).
-_q_record_issuance = """
-WITH person AS (
-    SELECT id FROM persons WHERE id = $3
-), issued AS (
-    INSERT INTO issuances (certificate_id, municipality_code, person_id, issued_at, channel, kind,
-                           rid, kid, records_digest, passport_enc, copies, fee_yen, signatures_enc)
-    SELECT $1, $2, person.id, $4, $5, $6, $7, $8, $9, $10, $11, $12, $23 FROM person
-    ON CONFLICT (certificate_id) DO NOTHING
-    RETURNING certificate_id
-), audited AS (
-    INSERT INTO audit_events (municipality_code, at, actor, action, address_number, reason,
-                              outcome, actor_role, terminal, identity_method, subject)
-    SELECT $2, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
-    FROM issued WHERE $13::timestamptz IS NOT NULL
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM person), (SELECT count(*) FROM issued), (SELECT count(*) FROM audited)
+# The two statements of an issuance (functions of migration 0007: each enters the scope itself).
+# The write is the issuance and its audit event in one statement; no audit row when the issuance
+# was not written. VrsTransaction writes through the same function.
+_q_issuance_lookup = "SELECT * FROM vrs_issuance_lookup($1, $2, $3, $4)"
+_q_record_issuance_call = """
+SELECT * FROM vrs_record_issuance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                  $16, $17, $18, $19, $20, $21, $22, $23)
 """
+
+
 _ISSUANCE_COLUMNS = """
 SELECT certificate_id, municipality_code, person_id, issued_at, channel, kind, rid, kid,
        records_digest, passport_enc, copies, fee_yen, voided_at, void_reason, revoked_at,
@@ -323,6 +313,42 @@ def _audit_args(code: str, event: AuditEvent) -> tuple[Any, ...]:
     )
 
 
+def _record_issuance_args(
+    cipher: FieldCipher, municipality_code: str, record: IssuanceRecord, audit: AuditEvent | None
+) -> tuple[Any, ...]:
+    """The 23 arguments of `vrs_record_issuance` (migration 0007): the issuance, its sealed
+    passport items and kept signatures, and the audit event (NULLs: none)."""
+    passport = (
+        None
+        if record.passport is None
+        else _seal_passport(cipher, record.certificate_id, record.passport)
+    )
+    signatures = (
+        None
+        if record.signatures is None
+        else _seal_signatures(cipher, record.certificate_id, record.signatures)
+    )
+    audit_args: tuple[Any, ...] = (
+        _audit_args(municipality_code, audit)[1:] if audit else (None,) * 10
+    )
+    return (
+        record.certificate_id,
+        municipality_code,
+        record.person_id,
+        record.issued_at,
+        record.channel.value,
+        record.kind.value,
+        record.rid,
+        record.kid,
+        record.records_digest,
+        passport,
+        record.copies,
+        record.fee_yen,
+        signatures,
+        *audit_args,
+    )
+
+
 class VrsTransaction:
     """One transaction bound to one municipality's partition (see `VrsStore.scoped`)."""
 
@@ -383,40 +409,10 @@ class VrsTransaction:
     async def record_issuance(
         self, record: IssuanceRecord, *, audit: AuditEvent | None = None
     ) -> IssuanceOutcome:
-        """Write the issuance, and `audit` with it in the same statement when given."""
-        cipher = await self.cipher()
-        passport = (
-            None
-            if record.passport is None
-            else _seal_passport(cipher, record.certificate_id, record.passport)
-        )
-        signatures = (
-            None
-            if record.signatures is None
-            else _seal_signatures(cipher, record.certificate_id, record.signatures)
-        )
-        audit_args: tuple[Any, ...] = (
-            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 10
-        )
-        row = await fetch_one(
-            self.connection,
-            _q_record_issuance,
-            record.certificate_id,
-            self.municipality_code,
-            record.person_id,
-            record.issued_at,
-            record.channel.value,
-            record.kind.value,
-            record.rid,
-            record.kid,
-            record.records_digest,
-            passport,
-            record.copies,
-            record.fee_yen,
-            *audit_args,
-            signatures,
-        )
-        return _outcome(row)
+        """Write the issuance, and `audit` with it in the same statement when given (the same
+        function as `IssuanceStatements.record_issuance`, inside this transaction)."""
+        args = _record_issuance_args(await self.cipher(), self.municipality_code, record, audit)
+        return _outcome(await self.connection.fetchrow(_q_record_issuance_call, *args))
 
     async def get_issuance(self, certificate_id: str) -> Issuance | None:
         row = await self.connection.fetchrow(_q_get_issuance, certificate_id)
@@ -476,14 +472,6 @@ class VrsTransaction:
         await self.connection.execute(
             _q_record_audit_event, *_audit_args(self.municipality_code, event), event.detail
         )
-
-
-# The two statements of an issuance (functions of migration 0007: each enters the scope itself).
-_q_issuance_lookup = "SELECT * FROM vrs_issuance_lookup($1, $2, $3, $4)"
-_q_record_issuance_call = """
-SELECT * FROM vrs_record_issuance($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                                  $16, $17, $18, $19, $20, $21, $22, $23)
-"""
 
 
 class FoundPerson(msgspec.Struct, frozen=True, kw_only=True):
@@ -553,37 +541,8 @@ class IssuanceStatements:
     ) -> IssuanceOutcome:
         """Write the issuance, and `audit` with it in the same statement when given. Never
         retried: the statement may have reached the server."""
-        cipher = self._cipher
-        passport = (
-            None
-            if record.passport is None
-            else _seal_passport(cipher, record.certificate_id, record.passport)
-        )
-        signatures = (
-            None
-            if record.signatures is None
-            else _seal_signatures(cipher, record.certificate_id, record.signatures)
-        )
-        audit_args: tuple[Any, ...] = (
-            _audit_args(self.municipality_code, audit)[1:] if audit else (None,) * 10
-        )
-        row = await self._conn.fetchrow(
-            _q_record_issuance_call,
-            record.certificate_id,
-            self.municipality_code,
-            record.person_id,
-            record.issued_at,
-            record.channel.value,
-            record.kind.value,
-            record.rid,
-            record.kid,
-            record.records_digest,
-            passport,
-            record.copies,
-            record.fee_yen,
-            signatures,
-            *audit_args,
-        )
+        args = _record_issuance_args(self._cipher, self.municipality_code, record, audit)
+        row = await self._conn.fetchrow(_q_record_issuance_call, *args)
         return _outcome(row)
 
 

@@ -143,7 +143,7 @@ async def test_a_connection_lost_at_the_write_is_not_retried(
     proxied_store: tuple[VrsStore, CuttingProxy], store: VrsStore
 ) -> None:
     proxied, proxy = proxied_store
-    proxy.cut(b"INSERT INTO issuances")  # cut before the server sees the write
+    proxy.cut(b"vrs_record_issuance")  # cut before the server sees the write
     runs: list[str] = []
     with pytest.raises(VrsError) as err:
         await _issue_once(proxied, "NORETRYWRITE", runs)
@@ -165,6 +165,43 @@ async def test_a_commit_whose_answer_is_lost_is_not_retried_and_may_have_committ
     # The row exists although its caller was told "unavailable": the case the fault tests count
     # as a row without a delivered answer. Written once, not twice.
     assert await _count_issuances(store, "LOSTANSWER22") == 1
+
+
+async def test_an_issuance_lookup_lost_is_retried_once(
+    proxied_store: tuple[VrsStore, CuttingProxy],
+) -> None:
+    """`VrsStore.statements`: the lookup is a read, retried once on a fresh connection."""
+    proxied, proxy = proxied_store
+    proxy.cut(b"vrs_issuance_lookup")
+    async with proxied.statements(AMAGASAKI) as statements:
+        found = await statements.find_person(my_number=MY_NUMBER)
+        assert found is not None
+        outcome = await statements.record_issuance(issuance(found.person, "LOOKUPRETRY2"))
+    assert outcome is IssuanceOutcome.RECORDED
+    assert proxy.cuts == 1
+
+
+async def test_an_issuance_write_lost_is_not_retried(
+    proxied_store: tuple[VrsStore, CuttingProxy], store: VrsStore
+) -> None:
+    """`VrsStore.statements`: a write whose connection breaks is never sent again."""
+    proxied, proxy = proxied_store
+    calls: list[str] = []
+
+    async def issue() -> None:
+        async with proxied.statements(AMAGASAKI) as statements:
+            found = await statements.find_person(my_number=MY_NUMBER)
+            assert found is not None
+            proxy.cut(b"vrs_record_issuance")  # before the server sees the write
+            calls.append("write")
+            await statements.record_issuance(issuance(found.person, "NORETRYCALL2"))
+
+    with pytest.raises(VrsError) as err:  # driver errors become VrsError as the block exits
+        await issue()
+    assert calls == ["write"]
+    assert err.value.code is VrsErrorCode.STORE_UNAVAILABLE
+    assert proxy.cuts == 1
+    assert await _count_issuances(store, "NORETRYCALL2") == 0
 
 
 async def test_reference_reads_are_retried_once(

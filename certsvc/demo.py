@@ -281,6 +281,16 @@ async def run_demo(environ: Mapping[str, str], *, demo_dir: Path | None, out: Te
         plugins = _listener_plugins()
         for plugin in plugins:
             env.update(plugin.prepare(demo_dir, env))
+        # 0 asks for any free port: pick it now, so that the banner and demo.env name the port
+        # that is listened on (not ":0").
+        for port_name, host_name in (
+            ("CERTSVC_PORT", "CERTSVC_HOST"),
+            ("CERTSVC_KIOSK_PORT", "CERTSVC_HOST"),
+            ("CERTSVC_OPS_PORT", "CERTSVC_OPS_HOST"),
+            ("CERTSVC_COUNTER_PORT", "CERTSVC_COUNTER_HOST"),
+        ):
+            if env.get(port_name, "").strip() == "0":
+                env[port_name] = str(free_port(env.get(host_name, "127.0.0.1")))
         if "CERTSVC_PORT" not in env:
             env["CERTSVC_PORT"] = str(free_port(env.get("CERTSVC_HOST", "127.0.0.1"), 8000))
         if "CERTSVC_OPS_PORT" not in env:

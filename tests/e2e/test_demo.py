@@ -143,3 +143,36 @@ def _stores_are_restarted_after_a_crash(
         assert client.dbsize() >= keys_before
     assert httpx.post(f"{base_url}/v1/app/challenges", timeout=5).status_code == 201
     assert httpx.get(f"{base_url}/v1/municipalities", timeout=5).status_code == 200
+
+
+def test_port_zero_is_resolved_before_the_banner(tmp_path: Path) -> None:
+    """`CERTSVC_PORT=0` (what the busy-port message suggests) means any free port: the banner
+    names the port the API listens on, never ":0"."""
+    env = _env(CERTSVC_PORT="0", CERTSVC_KIOSK_PORT="0", CERTSVC_OPS_PORT="0")
+    with subprocess.Popen(
+        [*CERTSVC, "demo", "--dir", str(tmp_path / "demo")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as demo:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        started = time.monotonic()
+        try:
+            while not any(line.startswith("metrics:") for line in lines):
+                line = demo.stdout.readline()
+                assert line, "the demo exited before it was ready:\n" + "".join(lines)
+                lines.append(line)
+                assert time.monotonic() - started < 60
+            banner = "".join(lines)
+            base_url = re.search(r"^base URL: http://127\.0\.0\.1:(\d+)$", banner, re.M)
+            assert base_url is not None, banner
+            assert int(base_url[1]) != 0
+            assert ":0/" not in banner
+            assert ":0 " not in banner
+            ready = httpx.get(f"http://127.0.0.1:{base_url[1]}/ready", timeout=5)
+            assert ready.status_code == 200
+        finally:
+            demo.send_signal(signal.SIGINT)
+            demo.wait(timeout=60)

@@ -5,6 +5,7 @@ two queries on the wire."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -199,3 +200,53 @@ async def test_an_issuance_is_two_queries(
     assert len(sent) == 2, sent
     assert "vrs_issuance_lookup" in sent[0]
     assert "vrs_record_issuance" in sent[1]
+
+
+async def test_the_service_login_issues_and_an_outsider_cannot(
+    store: VrsStore, db_url: str, master_key: bytes, lookup_key: bytes, tmp_path: Path
+) -> None:
+    """With the login docs/operations.md prescribes (not a superuser, only a member of
+    certsvc_app), both statements work and stay in their partition; a login that is not a member
+    can neither call the functions nor read a table."""
+    await seed_people(store, tmp_path)
+    password = secrets.token_urlsafe(16)
+    service, outsider = "certsvc_svc_statements_test", "certsvc_outsider_statements_test"
+    async with store.connection() as admin:
+        await admin.execute(f"DROP ROLE IF EXISTS {service}, {outsider}")
+        await admin.execute(
+            f"CREATE ROLE {service} LOGIN PASSWORD '{password}' IN ROLE certsvc_app"
+        )
+        await admin.execute(f"CREATE ROLE {outsider} LOGIN PASSWORD '{password}'")
+    try:
+        pool = await asyncpg.create_pool(
+            db_url, user=service, password=password, min_size=1, max_size=1, reset=pool_reset
+        )
+        try:
+            as_service = VrsStore(pool, master_key=master_key, lookup_key=lookup_key)
+            async with as_service.statements(AMAGASAKI) as statements:
+                found = await statements.find_person(my_number=MY_NUMBER)
+                assert found is not None
+                assert await statements.find_person(my_number=MY_NUMBER_2) is None
+                outcome = await statements.record_issuance(
+                    issuance(found.person, "SERVICELOGIN"), audit=EVENT
+                )
+                assert outcome is IssuanceOutcome.RECORDED
+        finally:
+            await pool.close()
+        conn = await asyncpg.connect(db_url, user=outsider, password=password)
+        try:
+            digest = store.keys.my_number_hmac(MY_NUMBER)
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetch(
+                    "SELECT * FROM vrs_issuance_lookup($1, $2, NULL, false)", AMAGASAKI, digest
+                )
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.fetch("SELECT id FROM persons")
+        finally:
+            await conn.close()
+    finally:
+        async with store.connection() as admin:
+            await admin.execute(f"DROP ROLE IF EXISTS {service}, {outsider}")
+    async with store.scoped(AMAGASAKI) as tx:
+        recorded = await tx.get_issuance("SERVICELOGIN")
+        assert recorded is not None

@@ -54,7 +54,8 @@ from redis.utils import HIREDIS_AVAILABLE
 
 from certsvc.challenges import ChallengeStore, ConsumeOutcome, OnceRegistry
 from certsvc.embedded import EmbeddedRedis
-from certsvc.rate_limits import RateLimiter, run_pipeline
+from certsvc.rate_limits import RateLimiter
+from certsvc.redis_rounds import run_pipeline
 from signing import AttestationKeySet, verify_attestation
 from signing.synthetic import SyntheticAttestationAuthority
 

@@ -32,7 +32,8 @@ from certsvc.http_protocol import DISCONNECTED_EXTENSION
 from certsvc.key_refresh import key_refresher
 from certsvc.logs import configure_logging, new_request_id, reset_request_id, set_request_id
 from certsvc.openapi import docs_assets, documented_openapi
-from certsvc.resources import ChannelResources, Clock, RedisClient, Resources, system_clock
+from certsvc.redis_rounds import RedisClient
+from certsvc.resources import ChannelResources, Clock, Resources, system_clock
 from certsvc.settings import Settings, SettingsError, load_settings
 from certsvc.strict_body import StrictJsonBody
 from vrs_client import pool_reset

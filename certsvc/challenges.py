@@ -9,7 +9,7 @@ checked against the stored hash.
 The app's certificate call sends the consume and the `jti` claim in the same round trip as its
 client rate limit (`queue_consume`, `OnceRegistry.queue_claim`): three keys in three slots, in
 one pipeline, or under Redis Cluster as three commands at once. The script goes as a bare
-`EVALSHA` with an `EVAL` on NOSCRIPT (`certsvc.rate_limits.LuaScript`).
+`EVALSHA` with an `EVAL` on NOSCRIPT (`certsvc.redis_rounds.LuaScript`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Final
 import msgspec
 import redis.asyncio as redis_asyncio
 
-from certsvc.rate_limits import AnyPipeline, LuaScript
+from certsvc.redis_rounds import AnyPipeline, LuaScript
 
 CHALLENGE_TTL = timedelta(minutes=5)
 _USED_MARKER_TTL_S = int(CHALLENGE_TTL.total_seconds()) * 2

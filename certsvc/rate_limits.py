@@ -5,26 +5,23 @@ A hit is one script call on one key (one slot under Redis Cluster): the counter 
 first use, the expiry of its window. It goes as a bare `EVALSHA`: redis-py's registered `Script`
 costs a `SCRIPT EXISTS` round trip first when it runs in a pipeline, and a server that does not
 know the script yet answers NOSCRIPT, after which that one call runs it by its text (`EVAL`,
-which caches it there). One command is cheaper for the client than `INCR` + `EXPIRE … NX` in a
-pipeline (each queued command costs redis-py its own packing, read and timeout:
-`bench/bench_redis.py`). A caller with other commands for the same round trip queues the hit
-into its own pipeline (`queue_hit`, then `PendingHit.wait`).
+which caches it there). One command is cheaper for the client than
+`INCR` + `EXPIRE … NX` in a pipeline (each queued command costs redis-py its own packing, read and
+timeout: `bench/bench_redis.py`). The script and batch machinery is `certsvc.redis_rounds`. A
+caller with other commands for the same round trip queues the hit into its own pipeline
+(`queue_hit`, then `PendingHit.wait`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
 from typing import Any, Final
 
 import redis.asyncio as redis_asyncio
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
-from redis.exceptions import NoScriptError
 
-RedisClient = redis_asyncio.Redis | redis_asyncio.RedisCluster
+from certsvc.redis_rounds import AnyPipeline, LuaScript
 
 # One key per script, so it stays in one slot under Redis Cluster (the client and person
 # counters live in different slots: two calls, never one script).
@@ -33,84 +30,6 @@ local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return n
 """
-
-
-class ConcurrentCommands:
-    """The first round trip under Redis Cluster: the queued commands, one per key and slot,
-    sent at once, each to its node, and their replies (or errors) in order.
-
-    Not redis-py's `ClusterPipeline`: when a node fails mid-way, it re-runs the whole batch
-    while the other nodes' batches may still be in flight, and a command sent twice consumes
-    the challenge twice (the user is told CHALLENGE_ALREADY_USED for a challenge never used).
-    A single command of `RedisCluster` is retried only where it is known not to have run."""
-
-    __slots__ = ("_client", "_commands")
-
-    def __init__(self, client: redis_asyncio.RedisCluster) -> None:
-        self._client = client
-        self._commands: list[tuple[Any, ...]] = []
-
-    def execute_command(self, *args: Any) -> None:
-        self._commands.append(args)
-
-    async def execute(self) -> list[Any]:
-        return list(
-            await asyncio.gather(
-                *(self._client.execute_command(*args) for args in self._commands),
-                return_exceptions=True,
-            )
-        )
-
-
-#: A batch of either kind; commands are queued into each the same way.
-AnyPipeline = Pipeline | ClusterPipeline | ConcurrentCommands
-
-
-def first_round(client: RedisClient) -> Pipeline | ConcurrentCommands:
-    """A batch for one round trip: a non-transactional pipeline on one server, concurrent
-    single commands under Redis Cluster (`ConcurrentCommands`)."""
-    if isinstance(client, redis_asyncio.RedisCluster):
-        return ConcurrentCommands(client)
-    return client.pipeline(transaction=False)
-
-
-async def run_pipeline(batch: Pipeline | ConcurrentCommands) -> list[Any]:
-    """Send the batch: each failed command's error in its place."""
-    if isinstance(batch, ConcurrentCommands):
-        return await batch.execute()
-    results: list[Any] = await batch.execute(raise_on_error=False)
-    return results
-
-
-class LuaScript:
-    """A script run by its SHA-1 (EVALSHA), by its text (EVAL) only when the server answers
-    NOSCRIPT: one command per call, in a pipeline too."""
-
-    __slots__ = ("sha", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.sha: Final = hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 — Redis's id
-
-    def queue(self, pipe: AnyPipeline, keys: list[str], args: list[int]) -> None:
-        pipe.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-
-    async def reply(
-        self, redis: RedisClient, reply: object, keys: list[str], args: list[int]
-    ) -> Any:
-        """The script's reply from a pipeline's results (`run_pipeline`): raises a failed
-        command's error; NOSCRIPT runs the script by its text (the EVALSHA did nothing)."""
-        if isinstance(reply, NoScriptError):
-            return await redis.eval(self.text, len(keys), *keys, *args)
-        if isinstance(reply, BaseException):
-            raise reply
-        return reply
-
-    async def __call__(self, redis: RedisClient, keys: list[str], args: list[int]) -> Any:
-        try:
-            return await redis.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await redis.eval(self.text, len(keys), *keys, *args)
 
 
 _INCR_SCRIPT: Final = LuaScript(_INCR)

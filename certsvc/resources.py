@@ -7,21 +7,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import asyncpg
-import redis.asyncio as redis_asyncio
-from redis.asyncio.cluster import RedisCluster
 
 import signing
 from certsvc.challenges import ChallengeStore, OnceRegistry
 from certsvc.issuance import IssuanceServices
 from certsvc.keystores import open_key_store
 from certsvc.rate_limits import RateLimiter
+from certsvc.redis_rounds import RedisClient
 from certsvc.settings import Settings, SettingsError
 from vrs_client import VrsStore
 
 Clock = Callable[[], datetime]
-#: One Redis server or a Redis Cluster (CERTSVC_REDIS_CLUSTER): the stores use only commands
-#: and single-slot scripts that both serve.
-RedisClient = redis_asyncio.Redis | RedisCluster
 
 
 def system_clock() -> datetime:

@@ -39,7 +39,7 @@ from certsvc.issuance import (
 )
 from certsvc.logs import mask_text
 from certsvc.openapi import api_doc
-from certsvc.rate_limits import first_round, run_pipeline
+from certsvc.redis_rounds import first_round, run_pipeline
 from certsvc.resources import Resources
 from vrs_client import Channel, is_valid_municipality_code
 
